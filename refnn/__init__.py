@@ -1,0 +1,19 @@
+"""refnn: a symbolic-checked reference implementation of a small neural-network library.
+
+``from refnn import Matrix`` gives the article's matrix (1-based, immutable); see the
+README for the tour and ``refnn.scalars`` for the scalar domains.
+"""
+
+from refnn.errors import DomainError, RefnnError, ShapeError, TrainingDiverged
+from refnn.matrix import Matrix
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DomainError",
+    "Matrix",
+    "RefnnError",
+    "ShapeError",
+    "TrainingDiverged",
+    "__version__",
+]

@@ -1,0 +1,493 @@
+"""``Matrix``: the article's matrix, immutable, 2-D and **1-based**.
+
+``A = Matrix([[1, 2], [3, 4]])`` is the 2×2 matrix whose top-left entry is ``A[1, 1] == 1``
+(A₁,₁ in the article's notation). Entries are stored flat and row-major in a tuple; every
+operation returns a new matrix. The same code runs on every scalar domain of
+:mod:`refnn.scalars` (floats, exact Fractions, SymPy symbols, mpmath numbers).
+
+Operators:
+
+=================  ==========================================================
+``A + B``          element-wise sum (equal shapes)
+``A - B``, ``-A``  element-wise difference, negation
+``A.hadamard(B)``  element-wise (Hadamard) product A ⊙ B (equal shapes)
+``c * A``          scalar multiple (also ``A * c``)
+``A @ B``          matrix product (m×k @ k×n → m×n)
+``A.T``            transpose
+``A * B``          refused: ``TypeError`` pointing to ``hadamard`` and ``@``
+=================  ==========================================================
+
+Accuracy of float reductions (``@``, :meth:`Matrix.sum`, :meth:`Matrix.sum_rows`,
+:meth:`Matrix.sum_cols`): each result entry is a plain recursive sum of ``n`` terms, so
+``|computed − exact| ≤ γₙ · Σ|termᵢ|`` with ``γₙ = n·u / (1 − n·u)`` and ``u = 2⁻⁵³``.
+Exact results come from the ``Fraction`` domain, not from slower float tricks.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterable, Iterator
+from fractions import Fraction
+from itertools import chain, repeat
+from typing import Any, Generic, NoReturn, TypeVar, cast
+
+from refnn import scalars
+from refnn.errors import ShapeError
+from refnn.scalars import Domain
+
+__all__ = ["Matrix", "fmt_shape", "gamma"]
+
+E = TypeVar("E")
+U = TypeVar("U")
+
+_UNIT_ROUNDOFF = 2.0**-53
+
+
+def gamma(n: int) -> float:
+    """γₙ = n·u / (1 − n·u), the classic bound factor for an n-term float sum or dot product."""
+    nu = n * _UNIT_ROUNDOFF
+    return nu / (1.0 - nu)
+
+
+def fmt_shape(shape: tuple[int, int]) -> str:
+    """A shape in the article's ``m×n`` form."""
+    return f"{shape[0]}×{shape[1]}"
+
+
+def _is_scalar(c: object) -> bool:
+    try:
+        scalars.domain_of_scalar(c)
+    except TypeError:
+        return False
+    return True
+
+
+class Matrix(Generic[E]):
+    """An immutable m×n matrix with 1-based indexing ``A[i, j]``.
+
+    Build one from nested sequences, ``Matrix([[1, 2], [3, 4]])``, or with
+    :meth:`zeros`, :meth:`identity`, :meth:`full`, :meth:`from_flat`.
+    Instances are hashable values: equal matrices (same shape, entries equal) hash alike.
+    """
+
+    __slots__ = ("_data", "_domain", "_m", "_n")
+
+    _m: int
+    _n: int
+    _data: tuple[E, ...]
+    _domain: Domain
+
+    # ------------------------------------------------------------------ construction
+    def __init__(self, rows: Iterable[Iterable[E]]) -> None:
+        if isinstance(rows, Matrix):
+            self._set(rows._m, rows._n, rows._data, rows._domain)
+            return
+        if isinstance(rows, (str, bytes)) or not isinstance(rows, Iterable):
+            raise TypeError(
+                f"Matrix needs a sequence of rows, e.g. Matrix([[1, 2], [3, 4]]); "
+                f"got {type(rows).__name__}"
+            )
+        row_list = [r for r in rows]
+        if not row_list:
+            raise ShapeError("a matrix needs at least one row (got an empty sequence)")
+        data: list[E] = []
+        n = -1
+        for i, r in enumerate(row_list, start=1):
+            if isinstance(r, (str, bytes)) or not isinstance(r, Iterable):
+                raise TypeError(
+                    f"row {i} is a {type(r).__name__}, not a sequence of entries; "
+                    f"a 1×n matrix is written Matrix([[a, b, c]])"
+                )
+            before = len(data)
+            data.extend(r)
+            length = len(data) - before
+            if n < 0:
+                n = length
+                if n == 0:
+                    raise ShapeError("a matrix needs at least one column (row 1 is empty)")
+            elif length != n:
+                raise ShapeError(
+                    f"ragged rows: row 1 has {n} entries but row {i} has {length}; "
+                    f"every row of a matrix needs the same length"
+                )
+        domain = scalars.detect(data)
+        self._set(len(row_list), n, tuple(data), domain)
+
+    def _set(self, m: int, n: int, data: tuple[E, ...], domain: Domain) -> None:
+        object.__setattr__(self, "_m", m)
+        object.__setattr__(self, "_n", n)
+        object.__setattr__(self, "_data", data)
+        object.__setattr__(self, "_domain", domain)
+
+    @classmethod
+    def _new(cls, m: int, n: int, data: tuple[U, ...], domain: Domain) -> Matrix[U]:
+        """Internal fast path: no validation (the caller guarantees shape and domain)."""
+        self = cast("Matrix[U]", object.__new__(cls))
+        self._set(m, n, data, domain)
+        return self
+
+    @classmethod
+    def from_flat(cls, m: int, n: int, entries: Iterable[U]) -> Matrix[U]:
+        """An m×n matrix from ``m·n`` entries listed row by row."""
+        data = tuple(entries)
+        if not (isinstance(m, int) and isinstance(n, int)) or m < 1 or n < 1:
+            raise ShapeError(f"a matrix needs m ≥ 1 rows and n ≥ 1 columns, got {m}×{n}")
+        if len(data) != m * n:
+            raise ShapeError(f"a {m}×{n} matrix needs {m * n} entries, got {len(data)}")
+        return cls._new(m, n, data, scalars.detect(data))
+
+    @classmethod
+    def full(cls, m: int, n: int, value: U) -> Matrix[U]:
+        """The m×n matrix with every entry equal to ``value``."""
+        domain = scalars.domain_of_scalar(value)
+        if not (isinstance(m, int) and isinstance(n, int)) or m < 1 or n < 1:
+            raise ShapeError(f"a matrix needs m ≥ 1 rows and n ≥ 1 columns, got {m}×{n}")
+        return cls._new(m, n, (value,) * (m * n), domain)
+
+    @classmethod
+    def zeros(cls, m: int, n: int) -> Matrix[int]:
+        """The m×n zero matrix (entries are the int ``0``, which joins every domain)."""
+        return cls.full(m, n, 0)
+
+    @classmethod
+    def identity(cls, n: int) -> Matrix[int]:
+        """The n×n identity matrix Iₙ (int entries)."""
+        if not isinstance(n, int) or n < 1:
+            raise ShapeError(f"the identity needs n ≥ 1, got {n}")
+        data = [0] * (n * n)
+        data[:: n + 1] = [1] * n
+        return cls._new(n, n, tuple(data), scalars.FLOAT)
+
+    # ------------------------------------------------------------------ immutability
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError(f"Matrix is immutable: cannot set attribute {name!r}")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError(f"Matrix is immutable: cannot delete attribute {name!r}")
+
+    def __setitem__(self, key: object, value: object) -> NoReturn:
+        raise TypeError(
+            "Matrix is immutable: entries cannot be assigned; build a new matrix "
+            "(e.g. with A.map or Matrix.from_flat)"
+        )
+
+    def __copy__(self) -> Matrix[E]:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Matrix[E]:
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Matrix.from_flat, (self._m, self._n, self._data))
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(m, n)``: the number of rows and columns."""
+        return (self._m, self._n)
+
+    @property
+    def size(self) -> int:
+        """m·n, the number of entries."""
+        return self._m * self._n
+
+    @property
+    def data(self) -> tuple[E, ...]:
+        """The entries, flat and row-major (a tuple: read-only)."""
+        return self._data
+
+    def _entries(self) -> tuple[Any, ...]:
+        return self._data
+
+    def _any(self) -> Matrix[Any]:
+        return self
+
+    @property
+    def domain(self) -> Domain:
+        """The scalar domain of the entries (see :mod:`refnn.scalars`)."""
+        return self._domain
+
+    def _check_index(self, k: object, bound: int, what: str) -> int:
+        if not isinstance(k, int) or isinstance(k, bool):
+            raise IndexError(
+                f"{what} index must be an int (indexing is 1-based, valid range 1..{bound}); "
+                f"got {type(k).__name__} {k!r}"
+            )
+        if not 1 <= k <= bound:
+            raise IndexError(
+                f"{what} index {k} is out of range: indexing is 1-based, valid range "
+                f"1..{bound} for a {fmt_shape(self.shape)} matrix"
+            )
+        return k
+
+    def __getitem__(self, key: tuple[int, int]) -> E:
+        if not isinstance(key, tuple) or len(key) != 2:
+            raise IndexError(
+                "index a matrix with two 1-based indices, A[i, j] "
+                "(use A.row(i) or A.col(j) for a whole row or column)"
+            )
+        i = self._check_index(key[0], self._m, "row")
+        j = self._check_index(key[1], self._n, "column")
+        return self._data[(i - 1) * self._n + (j - 1)]
+
+    def __iter__(self) -> NoReturn:
+        raise TypeError(
+            "a Matrix is not iterable (is it rows or entries?): use A.rows(), A.data or A.tolist()"
+        )
+
+    def __bool__(self) -> NoReturn:
+        raise TypeError("the truth value of a Matrix is ambiguous; compare with == instead")
+
+    def row(self, i: int) -> Matrix[E]:
+        """Row i (1-based) as a 1×n matrix."""
+        i = self._check_index(i, self._m, "row")
+        n = self._n
+        return Matrix._new(1, n, self._data[(i - 1) * n : i * n], self._domain)
+
+    def col(self, j: int) -> Matrix[E]:
+        """Column j (1-based) as an m×1 matrix."""
+        j = self._check_index(j, self._n, "column")
+        return Matrix._new(self._m, 1, self._data[j - 1 :: self._n], self._domain)
+
+    def rows(self) -> Iterator[tuple[E, ...]]:
+        """The rows, top to bottom, each as a tuple."""
+        d, n = self._data, self._n
+        return (d[k : k + n] for k in range(0, len(d), n))
+
+    def cols(self) -> Iterator[tuple[E, ...]]:
+        """The columns, left to right, each as a tuple."""
+        d, n = self._data, self._n
+        return (d[j::n] for j in range(n))
+
+    def tolist(self) -> list[list[E]]:
+        """The entries as a list of row lists."""
+        return [list(r) for r in self.rows()]
+
+    @property
+    def T(self) -> Matrix[E]:
+        """The transpose Aᵀ (n×m)."""
+        return self.transpose()
+
+    def transpose(self) -> Matrix[E]:
+        """The transpose Aᵀ (n×m): (Aᵀ)₍ⱼ,ᵢ₎ = A₍ᵢ,ⱼ₎."""
+        if self._m == 1 or self._n == 1:
+            return Matrix._new(self._n, self._m, self._data, self._domain)
+        return Matrix._new(
+            self._n, self._m, tuple(chain.from_iterable(self.cols())), self._domain
+        )
+
+    def reshape(self, m: int, n: int) -> Matrix[E]:
+        """The same entries, row-major, as an m×n matrix (m·n must equal the size)."""
+        if m < 1 or n < 1 or m * n != self.size:
+            raise ShapeError(
+                f"reshape keeps the number of entries: {fmt_shape(self.shape)} "
+                f"cannot become {m}×{n}"
+            )
+        return Matrix._new(m, n, self._data, self._domain)
+
+    # ------------------------------------------------------------------ mapping
+    def map(self, f: Callable[[E], U]) -> Matrix[U]:
+        """``f`` applied to every entry (the result's domain is detected anew)."""
+        data = tuple(map(f, self._data))
+        return Matrix._new(self._m, self._n, data, scalars.detect(data))
+
+    def zip_with(
+        self, other: Matrix[Any], f: Callable[[E, Any], U], rule: str = "zip_with"
+    ) -> Matrix[U]:
+        """``f(a, b)`` for corresponding entries of two equal-shape matrices."""
+        self._same_shape(other, rule)
+        data = tuple(map(f, self._data, other._data))
+        return Matrix._new(self._m, self._n, data, scalars.detect(data))
+
+    def _same_shape(self, other: Matrix[Any], rule: str) -> Domain:
+        if self._m != other._m or self._n != other._n:
+            raise ShapeError(
+                f"{rule} needs equal shapes: {fmt_shape(self.shape)} and {fmt_shape(other.shape)}"
+            )
+        return self._join(other)
+
+    def _join(self, other: Matrix[Any]) -> Domain:
+        if self._domain is other._domain:
+            return self._domain
+        return scalars.join(self._domain, other._domain, self._data, other._data)
+
+    def _elementwise(self, other: object, op: Callable[[Any, Any], Any], rule: str) -> Any:
+        if not isinstance(other, Matrix):
+            return NotImplemented
+        domain = self._same_shape(other, rule)
+        return Matrix._new(self._m, self._n, tuple(map(op, self._data, other._data)), domain)
+
+    # ------------------------------------------------------------------ arithmetic
+    def __add__(self, other: Matrix[E]) -> Matrix[E]:
+        return cast("Matrix[E]", self._elementwise(other, operator.add, "element-wise addition"))
+
+    def __sub__(self, other: Matrix[E]) -> Matrix[E]:
+        return cast(
+            "Matrix[E]", self._elementwise(other, operator.sub, "element-wise subtraction")
+        )
+
+    def __neg__(self) -> Matrix[E]:
+        data = tuple(map(operator.neg, self._entries()))
+        return Matrix._new(self._m, self._n, data, self._domain)
+
+    def __pos__(self) -> Matrix[E]:
+        return self
+
+    def hadamard(self, other: Matrix[E]) -> Matrix[E]:
+        """The Hadamard (element-wise) product A ⊙ B of two equal-shape matrices."""
+        if not isinstance(other, Matrix):
+            rh = getattr(other, "__rhadamard__", None)
+            if rh is not None:
+                return cast("Matrix[E]", rh(self))
+            raise TypeError(f"hadamard needs a Matrix, got {type(other).__name__}")
+        return cast(
+            "Matrix[E]", self._elementwise(other, operator.mul, "the Hadamard product ⊙")
+        )
+
+    def scale(self, c: Any) -> Matrix[Any]:
+        """The scalar multiple c·A."""
+        d = scalars.domain_of_scalar(c)
+        domain = self._domain
+        if d is not domain:
+            cdata = (c,)
+            domain = scalars.join(d, domain, cdata, self._data)
+        data = tuple(map(operator.mul, repeat(c), self._data))
+        return Matrix._new(self._m, self._n, data, domain)
+
+    def __mul__(self, other: Any) -> Matrix[Any]:
+        if isinstance(other, Matrix):
+            raise TypeError(
+                "`*` between two matrices is ambiguous: use A.hadamard(B) for the "
+                "element-wise product A ⊙ B, or A @ B for the matrix product"
+            )
+        if _is_scalar(other):
+            return self.scale(other)
+        return NotImplemented
+
+    def __rmul__(self, other: Any) -> Matrix[Any]:
+        if _is_scalar(other):
+            return self.scale(other)
+        return NotImplemented
+
+    def __matmul__(self, other: Matrix[E]) -> Matrix[E]:
+        """The matrix product AB: (AB)₍ᵢ,ⱼ₎ = Σₖ A₍ᵢ,ₖ₎ B₍ₖ,ⱼ₎.
+
+        Each entry is a recursive float sum of k products: |error| ≤ γₖ · Σₖ |A₍ᵢ,ₖ₎ B₍ₖ,ⱼ₎|.
+        """
+        if not isinstance(other, Matrix):
+            return NotImplemented
+        if self._n != other._m:
+            raise ShapeError(
+                f"the matrix product needs the columns of the left to match the rows of "
+                f"the right: {fmt_shape(self.shape)} @ {fmt_shape(other.shape)}"
+            )
+        domain = self._join(other)
+        cols = list(other.cols())
+        mul = operator.mul
+        out: list[Any] = []
+        extend = out.extend
+        for r in self.rows():
+            extend([sum(map(mul, r, c)) for c in cols])
+        return Matrix._new(self._m, other._n, tuple(out), domain)
+
+    # ------------------------------------------------------------------ reductions
+    def sum(self) -> E:
+        """Σᵢⱼ A₍ᵢ,ⱼ₎ as a scalar; float bound |error| ≤ γ_{mn−1} · Σ|A₍ᵢ,ⱼ₎|."""
+        return cast(E, sum(self._data))
+
+    def sum_rows(self) -> Matrix[E]:
+        """The sum of the rows: the 1×n matrix of column totals, Σᵢ A₍ᵢ,ⱼ₎.
+
+        Float bound per entry: |error| ≤ γ_{m−1} · Σᵢ |A₍ᵢ,ⱼ₎|.
+        """
+        if self._m == 1:
+            return self
+        totals: tuple[Any, ...] = tuple(map(sum, self._any().cols()))
+        return Matrix._new(1, self._n, totals, self._domain)
+
+    def sum_cols(self) -> Matrix[E]:
+        """The sum of the columns: the m×1 matrix of row totals, Σⱼ A₍ᵢ,ⱼ₎.
+
+        Float bound per entry: |error| ≤ γ_{n−1} · Σⱼ |A₍ᵢ,ⱼ₎|.
+        """
+        if self._n == 1:
+            return self
+        totals: tuple[Any, ...] = tuple(map(sum, self._any().rows()))
+        return Matrix._new(self._m, 1, totals, self._domain)
+
+    # ------------------------------------------------------------------ values
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Matrix):
+            return NotImplemented
+        return (
+            self._m == other._m
+            and self._n == other._n
+            and all(bool(a == b) for a, b in zip(self._data, other._data, strict=True))
+        )
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    def __hash__(self) -> int:
+        return hash((self._m, self._n, self._data))
+
+    # ------------------------------------------------------------------ printing
+    def __repr__(self) -> str:
+        def r(x: object) -> str:
+            if isinstance(x, float) and (x != x or x in (float("inf"), float("-inf"))):
+                return f"float('{x}')"
+            if self._domain is scalars.SYMPY:
+                return f"S({str(x)!r})"
+            return repr(x)
+
+        body = ", ".join("[" + ", ".join(map(r, row)) + "]" for row in self.rows())
+        return f"Matrix([{body}])"
+
+    def __str__(self) -> str:
+        """The bracketed form of the article, columns right-aligned::
+
+            ⎡1  2⎤
+            ⎣3  4⎦
+        """
+
+        def s(x: object) -> str:
+            if isinstance(x, float):
+                return format(x, ".6g")
+            return str(x)
+
+        cells = [[s(x) for x in row] for row in self.rows()]
+        widths = [max(len(c[j]) for c in cells) for j in range(self._n)]
+        lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+        if self._m == 1:
+            return f"[{lines[0]}]"
+        edges = [("⎡", "⎤"), *repeat(("⎢", "⎥"), self._m - 2), ("⎣", "⎦")]
+        return "\n".join(f"{a}{line}{b}" for (a, b), line in zip(edges, lines, strict=True))
+
+    def to_latex(self) -> str:
+        r"""The LaTeX ``bmatrix``: ``\begin{bmatrix} 1 & 2 \\ 3 & 4 \end{bmatrix}``."""
+        if self._domain is scalars.SYMPY:
+            import sympy
+
+            def tex(x: object) -> str:
+                return str(sympy.latex(x))
+        else:
+
+            def tex(x: object) -> str:
+                if isinstance(x, Fraction) and x.denominator != 1:
+                    sign = "-" if x < 0 else ""
+                    return f"{sign}\\frac{{{abs(x.numerator)}}}{{{x.denominator}}}"
+                return str(x)
+
+        body = r" \\ ".join(" & ".join(map(tex, row)) for row in self.rows())
+        return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
+
+    def allclose(self, other: Any, *, rtol: float = 1e-9, atol: float = 0.0) -> bool:
+        """Whether shapes match and every ``|a − b| ≤ atol + rtol·|b|`` (a quick check;
+        tests use :func:`refnn.testing.assert_close`, whose tolerance follows the op)."""
+        o = other if isinstance(other, Matrix) else Matrix(other)
+        if o.shape != self.shape:
+            return False
+        return all(
+            abs(a - b) <= atol + rtol * abs(b) for a, b in zip(self._data, o._data, strict=True)
+        )
