@@ -430,7 +430,15 @@ class Matrix(Generic[E]):
         return eq if eq is NotImplemented else not eq
 
     def __hash__(self) -> int:
-        return hash((self._m, self._n, self._data))
+        data: tuple[Any, ...] = self._data
+        if self._domain is scalars.SYMPY:
+            # SymPy's Rational(1, 2) == Fraction(1, 2) but hashes differently; hash such
+            # entries as the equal Fraction so that equal matrices hash alike.
+            data = tuple(
+                Fraction(int(x.p), int(x.q)) if getattr(x, "is_Rational", False) else x
+                for x in data
+            )
+        return hash((self._m, self._n, data))
 
     # ------------------------------------------------------------------ printing
     def __repr__(self) -> str:
