@@ -4,6 +4,8 @@
 README for the tour and ``refnn.scalars`` for the scalar domains.
 """
 
+from refnn import ops
+from refnn.autodiff import grad, value_and_grad, vjp
 from refnn.errors import DomainError, RefnnError, ShapeError, TrainingDiverged
 from refnn.matrix import Matrix
 
@@ -16,4 +18,8 @@ __all__ = [
     "ShapeError",
     "TrainingDiverged",
     "__version__",
+    "grad",
+    "ops",
+    "value_and_grad",
+    "vjp",
 ]

@@ -1,0 +1,282 @@
+"""Reverse-mode automatic differentiation over the op registry (JAX-style API).
+
+``grad(f, argnums=0)(*args)``, ``value_and_grad(f, argnums=0)(*args)`` and
+``vjp(f, *args) -> (out, back)``.
+
+How it works: the differentiated arguments are wrapped in :class:`Tracer` values. Every
+``refnn.ops`` call that sees a tracer is recorded (one tape node per op on whole
+matrices, never per element) and computed on the wrapped values. The backward pass walks
+the tape in reverse and calls each op's VJP from the registry; VJPs are themselves
+compositions of registry ops, so when the values are tracers of an enclosing ``grad`` the
+backward pass is recorded too — gradients of gradients work, to any order, on every
+backend and every scalar domain (gradients of SymPy-symbol matrices are SymPy
+expressions).
+
+Conventions:
+
+* ``grad`` needs ``f`` to return a 1×1 matrix (or a plain number, which is a constant);
+  any other shape raises :class:`~refnn.ShapeError` pointing to :func:`vjp`.
+* The gradient with respect to an argument ``f`` does not use is a matrix of zeros of
+  that argument's shape (not an error).
+* Differentiated arguments must be matrices (a ``Matrix``, a backend array, or a tracer);
+  anything else raises ``TypeError``. Parameters such as ``p`` in ``ops.pow(A, p)`` are
+  constants.
+* Inside ``f`` the operators ``+ - @ .T .hadamard`` and scalar ``*`` act on tracers as on
+  matrices, so ``x @ w + b`` differentiates; ``*`` between two matrices is refused.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from refnn import scalars
+from refnn.errors import ShapeError
+from refnn.matrix import Matrix, fmt_shape
+from refnn.ops import _defs as ops
+from refnn.ops._core import OpSpec, apply
+
+__all__ = ["Tracer", "grad", "value_and_grad", "vjp"]
+
+_levels = itertools.count(1)
+
+
+class _Trace:
+    """One active differentiation: its nesting level and its node counter."""
+
+    __slots__ = ("counter", "level")
+
+    def __init__(self) -> None:
+        self.level = next(_levels)
+        self.counter = itertools.count()
+
+
+@dataclass(frozen=True, slots=True)
+class _Node:
+    spec: OpSpec
+    inputs: tuple[Any, ...]
+    params: tuple[Any, ...]
+    parents: tuple[Tracer | None, ...]
+
+
+class Tracer:
+    """A value being differentiated: the wrapped value plus the op that made it.
+
+    Supports the same operators as :class:`~refnn.Matrix`, and ``.shape``. Users see tracers
+    only inside functions passed to :func:`grad`, :func:`value_and_grad` or :func:`vjp`.
+    """
+
+    __slots__ = ("_idx", "_node", "_trace", "_value")
+
+    def __init__(self, value: Any, trace: _Trace, node: _Node | None) -> None:
+        self._value = value
+        self._trace = trace
+        self._node = node
+        self._idx = next(trace.counter)
+
+    @property
+    def __refnn_value__(self) -> Any:
+        return self._value
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """The shape of the wrapped value."""
+        return ops.concrete(self._value).shape  # type: ignore[no-any-return]
+
+    @classmethod
+    def __refnn_dispatch__(
+        cls, spec: OpSpec, inputs: tuple[Any, ...], params: tuple[Any, ...]
+    ) -> Tracer:
+        trace = max((a._trace for a in inputs if isinstance(a, Tracer)), key=lambda t: t.level)
+        parents = tuple(a if isinstance(a, Tracer) and a._trace is trace else None for a in inputs)
+        values = tuple(
+            a._value if p is not None else a for a, p in zip(inputs, parents, strict=True)
+        )
+        out = apply(spec, values, params)
+        return Tracer(out, trace, _Node(spec, values, params, parents))
+
+    # ----------------------------------------------------------------- operators
+    def __add__(self, other: Any) -> Any:
+        return ops.add(self, other)
+
+    def __radd__(self, other: Any) -> Any:
+        return ops.add(other, self)
+
+    def __sub__(self, other: Any) -> Any:
+        return ops.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Any:
+        return ops.sub(other, self)
+
+    def __neg__(self) -> Any:
+        return ops.neg(self)
+
+    def __matmul__(self, other: Any) -> Any:
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Any:
+        return ops.matmul(other, self)
+
+    def hadamard(self, other: Any) -> Any:
+        """The Hadamard product self ⊙ other."""
+        return ops.hadamard(self, other)
+
+    def __rhadamard__(self, other: Any) -> Any:
+        return ops.hadamard(other, self)
+
+    def __mul__(self, other: Any) -> Any:
+        if isinstance(other, (Matrix, Tracer)) or hasattr(other, "shape"):
+            raise TypeError(
+                "`*` between two matrices is ambiguous: use A.hadamard(B) for the "
+                "element-wise product A ⊙ B, or A @ B for the matrix product"
+            )
+        return ops.scale(other, self)
+
+    __rmul__ = __mul__
+
+    @property
+    def T(self) -> Any:
+        """The transpose."""
+        return ops.transpose(self)
+
+    def __bool__(self) -> NoReturn:
+        raise TypeError("the truth value of a traced matrix is ambiguous")
+
+    def __repr__(self) -> str:
+        return f"Tracer(level={self._trace.level}, value={self._value!r})"
+
+
+# ----------------------------------------------------------------------- helpers
+def _check_differentiable(x: Any, position: int) -> None:
+    if isinstance(x, Tracer) or hasattr(ops.concrete(x), "shape"):
+        return
+    raise TypeError(
+        f"can only differentiate with respect to matrices; argument {position} is "
+        f"{type(x).__name__} {x!r} (wrap numbers as Matrix([[x]]))"
+    )
+
+
+def _filled_like(x: Any, value: int) -> Any:
+    """A constant matrix of ``value`` with x's shape and domain (on x's backend)."""
+    c = ops.concrete(x)
+    if isinstance(c, Matrix):
+        m, n = c.shape
+        v: Any = float(value) if c.domain is scalars.FLOAT else value
+        return Matrix.full(m, n, v)
+    zero = ops.scale(0, c)
+    return zero if value == 0 else ops.add_scalar(zero, value)
+
+
+def _backward(out: Tracer, seed: Any) -> dict[int, Any]:
+    """Cotangents of every leaf tracer reached from ``out`` (keyed by ``id``)."""
+    reached: dict[int, Tracer] = {}
+    stack = [out]
+    while stack:
+        t = stack.pop()
+        if id(t) in reached:
+            continue
+        reached[id(t)] = t
+        if t._node is not None:
+            stack.extend(p for p in t._node.parents if p is not None)
+    cot: dict[int, Any] = {id(out): seed}
+    leaves: dict[int, Any] = {}
+    for t in sorted(reached.values(), key=lambda t: t._idx, reverse=True):
+        g = cot.pop(id(t), None)
+        if g is None:
+            continue
+        node = t._node
+        if node is None:
+            leaves[id(t)] = g
+            continue
+        cts = node.spec.vjp(g, t._value, node.inputs, node.params)
+        for parent, ct in zip(node.parents, cts, strict=True):
+            if parent is None:
+                continue
+            prev = cot.get(id(parent))
+            cot[id(parent)] = ct if prev is None else ops.add(prev, ct)
+    return leaves
+
+
+def _argnums(argnums: int | Sequence[int], nargs: int) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for k in nums:
+        if not isinstance(k, int) or not -nargs <= k < nargs:
+            raise ValueError(f"argnums {argnums!r} does not fit a call with {nargs} argument(s)")
+    return tuple(k % nargs for k in nums)
+
+
+# ----------------------------------------------------------------------- public API
+def value_and_grad(
+    f: Callable[..., Any], argnums: int | Sequence[int] = 0
+) -> Callable[..., tuple[Any, Any]]:
+    """``f``'s value and its gradient(s) with respect to the arguments named by ``argnums``.
+
+    ``f`` must return a 1×1 matrix (or a plain number). With an int ``argnums`` the
+    gradient is a bare matrix of that argument's shape; with a tuple, a tuple of them.
+    """
+
+    def wrapped(*args: Any) -> tuple[Any, Any]:
+        nums = _argnums(argnums, len(args))
+        trace = _Trace()
+        targs = list(args)
+        for k in nums:
+            _check_differentiable(args[k], k)
+            targs[k] = Tracer(args[k], trace, None)
+        out = f(*targs)
+        value = out._value if isinstance(out, Tracer) and out._trace is trace else out
+        if hasattr(ops.concrete(value), "shape"):
+            shape = ops.concrete(value).shape
+            if shape != (1, 1):
+                raise ShapeError(
+                    f"grad needs a function returning a 1×1 matrix (a scalar loss), got "
+                    f"{fmt_shape(shape)}; use refnn.vjp for non-scalar outputs"
+                )
+        if isinstance(out, Tracer) and out._trace is trace:
+            leaves = _backward(out, _filled_like(value, 1))
+        else:
+            leaves = {}
+        grads = tuple(
+            leaves[id(targs[k])] if id(targs[k]) in leaves else _filled_like(args[k], 0)
+            for k in nums
+        )
+        return value, (grads[0] if isinstance(argnums, int) else grads)
+
+    return wrapped
+
+
+def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """The gradient of a scalar-valued ``f`` (see :func:`value_and_grad`)."""
+    vg = value_and_grad(f, argnums)
+
+    def wrapped(*args: Any) -> Any:
+        return vg(*args)[1]
+
+    return wrapped
+
+
+def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """``(out, back)``: ``f(*args)`` and the function taking an output cotangent ``v`` (same
+    shape as ``out``) to the tuple of input cotangents vᵀ·∂out/∂argᵢ, one per argument."""
+    trace = _Trace()
+    for k, a in enumerate(args):
+        _check_differentiable(a, k)
+    targs = [Tracer(a, trace, None) for a in args]
+    out = f(*targs)
+    traced = isinstance(out, Tracer) and out._trace is trace
+    value = out._value if traced else out
+
+    def back(v: Any) -> tuple[Any, ...]:
+        vs, os = ops.concrete(v).shape, ops.concrete(value).shape
+        if vs != os:
+            raise ShapeError(
+                f"the cotangent must have the output's shape: {fmt_shape(vs)} and {fmt_shape(os)}"
+            )
+        leaves = _backward(out, v) if traced else {}
+        return tuple(
+            leaves[id(t)] if id(t) in leaves else _filled_like(a, 0)
+            for t, a in zip(targs, args, strict=True)
+        )
+
+    return value, back

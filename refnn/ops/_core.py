@@ -1,0 +1,266 @@
+"""The machinery of the op registry: ``OpSpec``, dispatch and the ``defop`` decorator.
+
+An op call flows ``ops.tanh(x)`` → :func:`apply` → either the ``__refnn_dispatch__`` hook of a
+traced argument (autodiff records the call and recurses on the values), or the forward
+kernel of the backend that owns the concrete arguments (for :class:`~refnn.Matrix` the
+reference kernel written beside the op in :mod:`refnn.ops._defs`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from refnn.errors import ShapeError
+from refnn.matrix import Matrix, fmt_shape
+
+__all__ = [
+    "ErrorBound",
+    "InputDomain",
+    "OpSpec",
+    "Shape",
+    "apply",
+    "defop",
+    "kernels_for",
+    "register_kernels",
+    "registry",
+]
+
+Shape = tuple[int, int]
+#: A value an op accepts: a Matrix, a traced value inside ``grad``, or a backend's array.
+Value = Any
+#: ``(input shapes, params)``: one case an op is proven and tested on.
+Case = tuple[tuple[Shape, ...], tuple[Any, ...]]
+
+@dataclass(frozen=True)
+class InputDomain:
+    """Where valid float inputs of one argument lie (used to generate test inputs).
+
+    Entries are drawn from ``[lo, hi]``, keeping at least ``margin`` away from each point
+    in ``avoid`` (kinks such as ReLU's 0, where the derivative is a convention).
+    """
+
+    lo: float = -3.0
+    hi: float = 3.0
+    avoid: tuple[float, ...] = ()
+    margin: float = 1e-3
+
+    def contains(self, x: float) -> bool:
+        """Whether ``x`` is a valid test input for this argument."""
+        return self.lo <= x <= self.hi and all(abs(x - a) >= self.margin for a in self.avoid)
+
+
+@dataclass(frozen=True)
+class ErrorBound:
+    """The accuracy class of an op's float forward (and of its VJP, built from ops).
+
+    * ``ulps``: each output entry is within ``ulps`` units in the last place of the exact
+      value of the *computed function at the float inputs* (element-wise ops; 0.5 means
+      correctly rounded, as IEEE ``+ − × ÷ √`` are).
+    * ``reduction``: additionally, entries that are sums of ``n`` terms carry the
+      recursive-summation bound ``γₙ · Σ|termᵢ|`` (matmul, sums, means, softmax's
+      normaliser), so tests judge them against the sum of absolute terms.
+    * ``vjp_ulps``: the same allowance for each entry of the VJP, judged relative to the
+      magnitude of the terms that make it (VJPs are compositions of a few ops).
+    """
+
+    ulps: float
+    reduction: bool = False
+    vjp_ulps: float = 8.0
+
+
+@dataclass(frozen=True, eq=False)
+class OpSpec:
+    """One differentiable op: everything autodiff, tests, proofs, the conformance harness
+    and the vector exporter need to know about it.
+
+    Calling convention of ``forward`` (the reference kernel, on Matrices), and of every
+    backend kernel: ``forward(*inputs, *params)``. ``vjp(g, y, inputs, params)`` returns
+    one cotangent per matrix input, written with ``refnn.ops`` calls only, so it runs on
+    any backend and can itself be differentiated. ``spec(*sympy_matrices, *params)`` is
+    the op's meaning as a SymPy formula, written independently of ``forward``.
+    """
+
+    name: str
+    arity: int
+    params: tuple[str, ...]
+    shape: Callable[..., Shape]
+    forward: Callable[..., Any]
+    vjp: Callable[[Value, Value, tuple[Value, ...], tuple[Any, ...]], tuple[Value, ...]]
+    spec: Callable[..., Any]
+    domains: tuple[InputDomain, ...]
+    bound: ErrorBound
+    cases: Callable[[int], Iterator[Case]]
+    smooth: bool = True
+    scalar_first: bool = False
+    doc: str = field(default="", repr=False)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return _public[self.name](*args, **kwargs)
+
+
+_registry: dict[str, OpSpec] = {}
+_public: dict[str, Callable[..., Any]] = {}
+#: The single source of truth: op name → :class:`OpSpec` (read-only).
+registry: Mapping[str, OpSpec] = MappingProxyType(_registry)
+
+_kernels: dict[type, Mapping[str, Callable[..., Any]]] = {}
+
+
+def register_kernels(value_type: type, kernels: Mapping[str, Callable[..., Any]]) -> None:
+    """Make ``kernels`` (op name → forward kernel) the ones used for values of ``value_type``.
+
+    Backends call this; the reference kernels are registered for :class:`Matrix`.
+    """
+    _kernels[value_type] = kernels
+
+
+def kernels_for(inputs: tuple[Value, ...]) -> Mapping[str, Callable[..., Any]]:
+    """The kernel table of the backend that owns ``inputs`` (all must share one backend)."""
+    t = type(inputs[0])
+    for a in inputs[1:]:
+        if type(a) is not t:
+            raise TypeError(
+                f"an op's matrix arguments must come from one backend; got "
+                f"{t.__name__} and {type(a).__name__}"
+            )
+    try:
+        return _kernels[t]
+    except KeyError:
+        raise TypeError(
+            f"refnn ops take Matrix values (or a registered backend's arrays); got {t.__name__}"
+        ) from None
+
+
+def apply(spec: OpSpec, inputs: tuple[Value, ...], params: tuple[Any, ...]) -> Value:
+    """Run one op: a traced argument takes over, otherwise the owning backend's kernel."""
+    for a in inputs:
+        hook = getattr(type(a), "__refnn_dispatch__", None)
+        if hook is not None:
+            return hook(spec, inputs, params)
+    table = kernels_for(inputs)
+    spec.shape(*(a.shape for a in inputs), *params)
+    try:
+        kernel = table[spec.name]
+    except KeyError:
+        raise NotImplementedError(
+            f"the backend of {type(inputs[0]).__name__} has no kernel for op {spec.name!r}"
+        ) from None
+    return kernel(*inputs, *params)
+
+
+def defop(
+    *,
+    arity: int,
+    shape: Callable[..., Shape],
+    vjp: Callable[[Value, Value, tuple[Value, ...], tuple[Any, ...]], tuple[Value, ...]],
+    spec: Callable[..., Any],
+    bound: ErrorBound,
+    cases: Callable[[int], Iterator[Case]],
+    domains: tuple[InputDomain, ...] | None = None,
+    params: tuple[str, ...] = (),
+    smooth: bool = True,
+    scalar_first: bool = False,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register the decorated reference kernel as an op and return its public function.
+
+    The decorated function is the forward kernel on Matrices (``inputs..., params...``);
+    the returned function has the public signature (with ``scalar_first`` the single
+    parameter comes first: ``scale(c, A)``) and dispatches through :func:`apply`.
+    """
+
+    def wrap(forward: Callable[..., Any]) -> Callable[..., Any]:
+        name = forward.__name__
+        if name in _registry:
+            raise ValueError(f"op {name!r} is registered twice")
+        op = OpSpec(
+            name=name,
+            arity=arity,
+            params=params,
+            shape=shape,
+            forward=forward,
+            vjp=vjp,
+            spec=spec,
+            domains=domains if domains is not None else (InputDomain(),) * arity,
+            bound=bound,
+            cases=cases,
+            smooth=smooth,
+            scalar_first=scalar_first,
+            doc=forward.__doc__ or "",
+        )
+        n_args = arity + len(params)
+
+        @functools.wraps(forward)
+        def public(*args: Any, **kwargs: Any) -> Any:
+            if kwargs:
+                names = ((*params, *(f"_{k}" for k in range(arity))) if scalar_first
+                         else (*(f"_{k}" for k in range(arity)), *params))
+                bound_args = list(args)
+                for nm in names[len(args):]:
+                    if nm not in kwargs:
+                        raise TypeError(f"{name}() is missing the argument {nm!r}")
+                    bound_args.append(kwargs.pop(nm))
+                if kwargs:
+                    raise TypeError(f"{name}() got unexpected arguments {sorted(kwargs)}")
+                args = tuple(bound_args)
+            if len(args) != n_args:
+                raise TypeError(
+                    f"{name}() takes {arity} matrix argument(s)"
+                    + (f" and the parameter(s) {', '.join(params)}" if params else "")
+                    + f"; got {len(args)} argument(s)"
+                )
+            if scalar_first:
+                return apply(op, args[len(params):], args[: len(params)])
+            return apply(op, args[:arity], args[arity:])
+
+        public.__name__ = name
+        public.__qualname__ = name
+        _registry[name] = op
+        _public[name] = public
+        return public
+
+    return wrap
+
+
+# ----------------------------------------------------------------- shape rules
+def same_shape(rule: str) -> Callable[..., Shape]:
+    """The shape rule of element-wise binary ops: equal shapes in, the same shape out."""
+
+    def check(a: Shape, b: Shape, *_: Any) -> Shape:
+        if a != b:
+            raise ShapeError(f"{rule} needs equal shapes: {fmt_shape(a)} and {fmt_shape(b)}")
+        return a
+
+    return check
+
+
+def unary_shape(a: Shape, *_: Any) -> Shape:
+    """The shape rule of element-wise unary ops."""
+    return a
+
+
+def unary_cases(params: tuple[tuple[Any, ...], ...] = ((),)) -> Callable[[int], Iterator[Case]]:
+    """Every shape up to ``k×k``, once per parameter value class."""
+
+    def gen(k: int) -> Iterator[Case]:
+        for m in range(1, k + 1):
+            for n in range(1, k + 1):
+                for p in params:
+                    yield ((m, n),), p
+
+    return gen
+
+
+def binary_cases(k: int) -> Iterator[Case]:
+    """Every pair of equal shapes up to ``k×k``."""
+    for m in range(1, k + 1):
+        for n in range(1, k + 1):
+            yield ((m, n), (m, n)), ()
+
+
+def is_matrix(x: object) -> bool:
+    """Whether ``x`` is a reference Matrix (not a traced value or a backend array)."""
+    return isinstance(x, Matrix)

@@ -1,0 +1,725 @@
+"""The registry's ops, each with its reference kernel, VJP and SymPy specification side by side.
+
+Reading guide for one entry::
+
+    def _tanh_vjp(g, y, inputs, params):         # cotangent(s), written in registry ops
+        return (sub(g, hadamard(g, square(y))),)  # g ⊙ (1 − y²)
+
+    @defop(arity=1, shape=..., vjp=_tanh_vjp,
+           spec=lambda A: A.applyfunc(sympy.tanh),  # the meaning, independent of the kernel
+           bound=..., cases=...)
+    def _tanh(A):                                # the reference kernel on Matrices
+        return _map1(A, "tanh")
+
+``g`` is the cotangent of the output, ``y`` the output, ``inputs``/``params`` the call's
+arguments. Parameters (``p`` of ``pow``, ``slope``, ``lo``/``hi``, ``c``) are constants, not
+differentiated; they are converted to the domain of the matrix they act on (a ``Fraction``
+parameter stays exact on a Fraction or SymPy matrix and is rounded to the nearest double
+on a float matrix), see :func:`const`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import operator
+from collections.abc import Iterator
+from fractions import Fraction
+from itertools import repeat
+from typing import Any
+
+from refnn import scalars
+from refnn.errors import DomainError, ShapeError
+from refnn.matrix import Matrix, fmt_shape
+from refnn.ops._core import (
+    Case,
+    ErrorBound,
+    InputDomain,
+    Shape,
+    Value,
+    binary_cases,
+    defop,
+    same_shape,
+    unary_cases,
+    unary_shape,
+)
+
+Mat = Matrix[Any]
+_bsum = builtins.sum
+_sympy: Any = None
+
+
+def _sp() -> Any:
+    global _sympy
+    if _sympy is None:
+        import sympy
+
+        _sympy = sympy
+    return _sympy
+
+
+# ------------------------------------------------------------------------ helpers
+def concrete(x: Value) -> Value:
+    """The concrete value under any number of autodiff tracers."""
+    while hasattr(x, "__refnn_value__"):
+        x = x.__refnn_value__
+    return x
+
+
+def const(p: Any, like: Value) -> Any:
+    """The parameter ``p`` (int, float, Fraction, SymPy number) in the domain of ``like``."""
+    v = concrete(like)
+    dom = v.domain if isinstance(v, Matrix) else scalars.FLOAT
+    if type(p) is int:
+        return p
+    if dom is scalars.FLOAT:
+        if isinstance(p, Fraction):
+            return int(p) if p.denominator == 1 else float(p)
+        return float(p)
+    if dom is scalars.FRACTION:
+        return Fraction(p)
+    if dom is scalars.SYMPY:
+        sp = _sp()
+        return p if isinstance(p, sp.Basic) else sp.Rational(Fraction(p))
+    import mpmath
+
+    q = Fraction(p)
+    return mpmath.mpf(q.numerator) / q.denominator
+
+
+def _map1(A: Mat, fname: str) -> Mat:
+    f = A.domain.fn(fname)
+    m, n = A.shape
+    return Matrix._new(m, n, tuple(map(f, A.data)), A.domain)
+
+
+def _mapp(A: Mat, fname: str, p: Any) -> Mat:
+    f = A.domain.fn(fname)
+    m, n = A.shape
+    return Matrix._new(m, n, tuple(map(f, A.data, repeat(p))), A.domain)
+
+
+def _elem(A: Mat, B: Mat, f: Any) -> Mat:
+    m, n = A.shape
+    dom = A._join(B)
+    return Matrix._new(m, n, tuple(map(f, A.data, B.data)), dom)
+
+
+def _sym_map(fn: Any) -> Any:
+    return lambda A, *p: A.applyfunc(lambda x: fn(x, *p))
+
+
+def _zeros_like_slice(g: Value, m: int, k: int) -> Value:
+    """An m×k block of zeros on g's backend (built with ops, so it stays differentiable)."""
+    return broadcast(scale(0, sum(g)), m, k)
+
+
+_EXACT = ErrorBound(ulps=0.5, vjp_ulps=2.0)
+_NOOP = ErrorBound(ulps=0.0, vjp_ulps=0.0)
+_LIBM = ErrorBound(ulps=2.0, vjp_ulps=8.0)
+_RED = ErrorBound(ulps=0.5, reduction=True, vjp_ulps=2.0)
+
+_POS = InputDomain(lo=0.05, hi=5.0)
+_KINK0 = InputDomain(lo=-3.0, hi=3.0, avoid=(0.0,), margin=1e-2)
+
+
+# ======================================================================= arithmetic
+def _add_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> tuple[Value, ...]:
+    return (g, g)
+
+
+@defop(arity=2, shape=same_shape("element-wise addition"), vjp=_add_vjp,
+       spec=lambda A, B: A + B, bound=_EXACT, cases=binary_cases)
+def add(A: Mat, B: Mat) -> Mat:
+    """A + B, element-wise (equal shapes). Correctly rounded."""
+    return A + B
+
+
+def _sub_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> tuple[Value, ...]:
+    return (g, neg(g))
+
+
+@defop(arity=2, shape=same_shape("element-wise subtraction"), vjp=_sub_vjp,
+       spec=lambda A, B: A - B, bound=_EXACT, cases=binary_cases)
+def sub(A: Mat, B: Mat) -> Mat:
+    """A − B, element-wise (equal shapes). Correctly rounded."""
+    return A - B
+
+
+def _neg_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> tuple[Value, ...]:
+    return (neg(g),)
+
+
+@defop(arity=1, shape=unary_shape, vjp=_neg_vjp, spec=lambda A: -A, bound=_NOOP,
+       cases=unary_cases())
+def neg(A: Mat) -> Mat:
+    """−A. Exact."""
+    return -A
+
+
+def _hadamard_vjp(
+    g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]
+) -> tuple[Value, ...]:
+    A, B = xs
+    return (hadamard(g, B), hadamard(g, A))
+
+
+@defop(arity=2, shape=same_shape("the Hadamard product ⊙"), vjp=_hadamard_vjp,
+       spec=lambda A, B: A.multiply_elementwise(B), bound=_EXACT, cases=binary_cases)
+def hadamard(A: Mat, B: Mat) -> Mat:
+    """A ⊙ B, the element-wise (Hadamard) product. Correctly rounded."""
+    return A.hadamard(B)
+
+
+def _scale_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> tuple[Value, ...]:
+    return (scale(ps[0], g),)
+
+
+@defop(arity=1, params=("c",), scalar_first=True, shape=unary_shape, vjp=_scale_vjp,
+       spec=lambda A, c: c * A, bound=_EXACT,
+       cases=unary_cases(((2,), (Fraction(-1, 2),), (0,))))
+def scale(A: Mat, c: Any) -> Mat:
+    """c·A, read as ``scale(c, A)``. ``c`` is a constant converted to A's domain. Correctly
+    rounded."""
+    return A.scale(const(c, A))
+
+
+def _add_scalar_vjp(
+    g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]
+) -> tuple[Value, ...]:
+    return (g,)
+
+
+@defop(arity=1, params=("c",), shape=unary_shape, vjp=_add_scalar_vjp,
+       spec=lambda A, c: A.applyfunc(lambda x: x + c), bound=_EXACT,
+       cases=unary_cases(((1,), (Fraction(-1, 4),))))
+def add_scalar(A: Mat, c: Any) -> Mat:
+    """A + c, adding the constant c to every entry. Correctly rounded."""
+    k = const(c, A)
+    m, n = A.shape
+    return Matrix._new(m, n, tuple(map(operator.add, A.data, repeat(k))), A.domain)
+
+
+def _div_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> tuple[Value, ...]:
+    gA = div(g, xs[1])
+    return (gA, neg(hadamard(gA, y)))  # ∂(a/b)/∂b = −(a/b)/b
+
+
+@defop(arity=2, shape=same_shape("element-wise division"), vjp=_div_vjp,
+       spec=lambda A, B: A.multiply_elementwise(B.applyfunc(lambda x: 1 / x)),
+       domains=(InputDomain(), InputDomain(avoid=(0.0,), margin=0.2)),
+       bound=_EXACT, cases=binary_cases)
+def div(A: Mat, B: Mat) -> Mat:
+    """A ⊘ B, element-wise quotient. A zero divisor raises :class:`~refnn.DomainError` (all
+    domains). Correctly rounded."""
+    return _elem(A, B, A._join(B).fn("div"))
+
+
+# ======================================================================= products, shape
+def _matmul_shape(a: Shape, b: Shape) -> Shape:
+    if a[1] != b[0]:
+        raise ShapeError(
+            f"the matrix product needs the columns of the left to match the rows of the "
+            f"right: {fmt_shape(a)} @ {fmt_shape(b)}"
+        )
+    return (a[0], b[1])
+
+
+def _matmul_cases(k: int) -> Iterator[Case]:
+    for m in range(1, k + 1):
+        for j in range(1, k + 1):
+            for n in range(1, k + 1):
+                yield ((m, j), (j, n)), ()
+
+
+def _matmul_vjp(
+    g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]
+) -> tuple[Value, ...]:
+    A, B = xs
+    return (matmul(g, transpose(B)), matmul(transpose(A), g))
+
+
+@defop(arity=2, shape=_matmul_shape, vjp=_matmul_vjp, spec=lambda A, B: A * B,
+       bound=_RED, cases=_matmul_cases)
+def matmul(A: Mat, B: Mat) -> Mat:
+    """AB: (AB)₍ᵢ,ⱼ₎ = Σₖ A₍ᵢ,ₖ₎B₍ₖ,ⱼ₎; float bound |error| ≤ γₖ · Σₖ |A₍ᵢ,ₖ₎B₍ₖ,ⱼ₎|."""
+    return A @ B
+
+
+def _transpose_vjp(
+    g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]
+) -> tuple[Value, ...]:
+    return (transpose(g),)
+
+
+@defop(arity=1, shape=lambda a: (a[1], a[0]), vjp=_transpose_vjp, spec=lambda A: A.T,
+       bound=_NOOP, cases=unary_cases())
+def transpose(A: Mat) -> Mat:
+    """Aᵀ. Exact."""
+    return A.T
+
+
+def _broadcast_shape(a: Shape, m: int, n: int) -> Shape:
+    if a not in ((1, 1), (1, n), (m, 1), (m, n)):
+        raise ShapeError(
+            f"broadcast stretches a 1×1, 1×n or m×1 matrix to m×n: {fmt_shape(a)} cannot "
+            f"become {m}×{n}"
+        )
+    return (m, n)
+
+
+def _broadcast_cases(k: int) -> Iterator[Case]:
+    for m in range(1, k + 1):
+        for n in range(1, k + 1):
+            for src in sorted({(1, 1), (1, n), (m, 1), (m, n)}):
+                yield (src,), (m, n)
+
+
+def _broadcast_vjp(
+    g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]
+) -> tuple[Value, ...]:
+    (a,) = xs
+    src, dst = concrete(a).shape, ps
+    if src == dst:
+        return (g,)
+    if src == (1, 1):
+        return (sum(g),)
+    if src[0] == 1:
+        return (sum_rows(g),)
+    return (sum_cols(g),)
+
+
+@defop(arity=1, params=("m", "n"), shape=_broadcast_shape, vjp=_broadcast_vjp,
+       spec=lambda A, m, n: _sp().Matrix(
+           m, n, lambda i, j: A[0 if A.rows == 1 else i, 0 if A.cols == 1 else j]),
+       bound=_NOOP, cases=_broadcast_cases)
+def broadcast(A: Mat, m: int, n: int) -> Mat:
+    """A stretched to m×n: a 1×1 fills everything, a 1×n row repeats down, an m×1 column
+    repeats across. Exact."""
+    a, b = A.shape
+    if (a, b) == (m, n):
+        return A
+    if a == 1:
+        return Matrix._new(m, n, A.data * m if b == n else A.data * (m * n), A.domain)
+    data = tuple(x for x in A.data for _ in range(n))
+    return Matrix._new(m, n, data, A.domain)
+
+
+def _add_row_shape(a: Shape, b: Shape) -> Shape:
+    if b != (1, a[1]):
+        raise ShapeError(
+            f"add_row adds a 1×n row to every row of an m×n matrix: {fmt_shape(a)} and "
+            f"{fmt_shape(b)}"
+        )
+    return a
+
+
+def _add_row_cases(k: int) -> Iterator[Case]:
+    for m in range(1, k + 1):
+        for n in range(1, k + 1):
+            yield ((m, n), (1, n)), ()
+
+
+def _add_row_vjp(
+    g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]
+) -> tuple[Value, ...]:
+    return (g, sum_rows(g))
+
+
+@defop(arity=2, shape=_add_row_shape, vjp=_add_row_vjp,
+       spec=lambda A, b: A + _sp().ones(A.rows, 1) * b, bound=_EXACT, cases=_add_row_cases)
+def add_row(A: Mat, b: Mat) -> Mat:
+    """A + 1·b: the 1×n row b added to every row of the m×n matrix A (a bias). Correctly
+    rounded."""
+    m, _ = A.shape
+    return _elem(A, Matrix._new(*A.shape, b.data * m, b.domain), operator.add)
+
+
+def _concat_shape(a: Shape, b: Shape) -> Shape:
+    if a[0] != b[0]:
+        raise ShapeError(
+            f"concat_cols needs the same number of rows: {fmt_shape(a)} and {fmt_shape(b)}"
+        )
+    return (a[0], a[1] + b[1])
+
+
+def _concat_cases(k: int) -> Iterator[Case]:
+    for m in range(1, k + 1):
+        for n1 in range(1, k + 1):
+            for n2 in range(1, k + 1):
+                yield ((m, n1), (m, n2)), ()
+
+
+def _concat_vjp(
+    g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]
+) -> tuple[Value, ...]:
+    n1 = concrete(xs[0]).shape[1]
+    n = concrete(y).shape[1]
+    return (slice_cols(g, 1, n1), slice_cols(g, n1 + 1, n))
+
+
+@defop(arity=2, shape=_concat_shape, vjp=_concat_vjp, spec=lambda A, B: A.row_join(B),
+       bound=_NOOP, cases=_concat_cases)
+def concat_cols(A: Mat, B: Mat) -> Mat:
+    """[A B]: the columns of B placed to the right of those of A (equal row counts). Exact."""
+    dom = A._join(B)
+    data = tuple(x for ra, rb in zip(A.rows(), B.rows(), strict=True) for x in (*ra, *rb))
+    return Matrix._new(A.shape[0], A.shape[1] + B.shape[1], data, dom)
+
+
+def _slice_shape(a: Shape, j1: int, j2: int) -> Shape:
+    if not (isinstance(j1, int) and isinstance(j2, int) and 1 <= j1 <= j2 <= a[1]):
+        raise ShapeError(
+            f"slice_cols takes columns j1..j2 with 1 ≤ j1 ≤ j2 ≤ n (1-based, inclusive) of a "
+            f"{fmt_shape(a)} matrix; got {j1}..{j2}"
+        )
+    return (a[0], j2 - j1 + 1)
+
+
+def _slice_cases(k: int) -> Iterator[Case]:
+    for m in range(1, k + 1):
+        for n in range(1, k + 1):
+            for j1 in range(1, n + 1):
+                for j2 in range(j1, n + 1):
+                    yield ((m, n),), (j1, j2)
+
+
+def _slice_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> tuple[Value, ...]:
+    j1, j2 = ps
+    m, n = concrete(xs[0]).shape
+    out = g
+    if j1 > 1:
+        out = concat_cols(_zeros_like_slice(g, m, j1 - 1), out)
+    if j2 < n:
+        out = concat_cols(out, _zeros_like_slice(g, m, n - j2))
+    return (out,)
+
+
+@defop(arity=1, params=("j1", "j2"), shape=_slice_shape, vjp=_slice_vjp,
+       spec=lambda A, j1, j2: A[:, j1 - 1 : j2], bound=_NOOP, cases=_slice_cases)
+def slice_cols(A: Mat, j1: int, j2: int) -> Mat:
+    """Columns j1 through j2 of A (1-based, inclusive). Exact."""
+    data = tuple(x for r in A.rows() for x in r[j1 - 1 : j2])
+    return Matrix._new(A.shape[0], j2 - j1 + 1, data, A.domain)
+
+
+# ======================================================================= reductions
+def _sum_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> tuple[Value, ...]:
+    m, n = concrete(xs[0]).shape
+    return (broadcast(g, m, n),)
+
+
+@defop(arity=1, shape=lambda a: (1, 1), vjp=_sum_vjp,
+       spec=lambda A: _sp().Matrix([[_bsum(A)]]), bound=_RED, cases=unary_cases())
+def sum(A: Mat) -> Mat:
+    """Σᵢⱼ A₍ᵢ,ⱼ₎ as a 1×1 matrix; float bound |error| ≤ γ_{mn−1} · Σ|A₍ᵢ,ⱼ₎|."""
+    return Matrix._new(1, 1, (A.sum(),), A.domain)
+
+
+@defop(arity=1, shape=lambda a: (1, a[1]), vjp=_sum_vjp,
+       spec=lambda A: _sp().Matrix([[_bsum(A[:, j]) for j in range(A.cols)]]),
+       bound=_RED, cases=unary_cases())
+def sum_rows(A: Mat) -> Mat:
+    """The sum of the rows of A: the 1×n row of column totals Σᵢ A₍ᵢ,ⱼ₎; float bound
+    γ_{m−1} · Σᵢ|A₍ᵢ,ⱼ₎| per entry."""
+    return A.sum_rows()
+
+
+@defop(arity=1, shape=lambda a: (a[0], 1), vjp=_sum_vjp,
+       spec=lambda A: _sp().Matrix([[_bsum(A[i, :])] for i in range(A.rows)]),
+       bound=_RED, cases=unary_cases())
+def sum_cols(A: Mat) -> Mat:
+    """The sum of the columns of A: the m×1 column of row totals Σⱼ A₍ᵢ,ⱼ₎; float bound
+    γ_{n−1} · Σⱼ|A₍ᵢ,ⱼ₎| per entry."""
+    return A.sum_cols()
+
+
+def _mean_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> tuple[Value, ...]:
+    m, n = concrete(xs[0]).shape
+    return (broadcast(scale(Fraction(1, m * n), g), m, n),)
+
+
+@defop(arity=1, shape=lambda a: (1, 1), vjp=_mean_vjp,
+       spec=lambda A: _sp().Matrix([[_bsum(A) / (A.rows * A.cols)]]),
+       bound=ErrorBound(ulps=1.0, reduction=True, vjp_ulps=2.0), cases=unary_cases())
+def mean(A: Mat) -> Mat:
+    """The mean of all entries as a 1×1 matrix: (Σ A₍ᵢ,ⱼ₎)/(mn). Float bound
+    γ_{mn−1}·Σ|A₍ᵢ,ⱼ₎|/(mn) plus half an ulp for the division."""
+    N = A.size
+    total = A.sum()
+    if A.domain is scalars.FLOAT and type(total) is int:
+        value: Any = total / N
+    elif A.domain is scalars.FLOAT or A.domain is scalars.MPMATH:
+        value = total / N
+    else:
+        value = total * const(Fraction(1, N), A)
+    return Matrix._new(1, 1, (value,), A.domain)
+
+
+# ======================================================================= element-wise
+def _exp_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> tuple[Value, ...]:
+    return (hadamard(g, y),)
+
+
+@defop(arity=1, shape=unary_shape, vjp=_exp_vjp, spec=lambda A: A.applyfunc(_sp().exp),
+       bound=_LIBM, cases=unary_cases())
+def exp(A: Mat) -> Mat:
+    """eˣ element-wise. In the float domain an overflowing entry (x > 709.78) raises
+    ``OverflowError`` rather than returning inf."""
+    return _map1(A, "exp")
+
+
+def _log_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> tuple[Value, ...]:
+    return (div(g, xs[0]),)
+
+
+@defop(arity=1, shape=unary_shape, vjp=_log_vjp, spec=lambda A: A.applyfunc(_sp().log),
+       domains=(_POS,), bound=_LIBM, cases=unary_cases())
+def log(A: Mat) -> Mat:
+    """The natural logarithm element-wise; a non-positive float entry raises
+    :class:`~refnn.DomainError`."""
+    return _map1(A, "log")
+
+
+def _sqrt_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> tuple[Value, ...]:
+    return (div(g, scale(2, y)),)
+
+
+@defop(arity=1, shape=unary_shape, vjp=_sqrt_vjp, spec=lambda A: A.applyfunc(_sp().sqrt),
+       domains=(_POS,), bound=_EXACT, cases=unary_cases())
+def sqrt(A: Mat) -> Mat:
+    """√x element-wise (correctly rounded); a negative float entry raises
+    :class:`~refnn.DomainError`. The derivative at 0 is infinite: 0 is outside the domain
+    of the VJP (it divides by zero and raises)."""
+    return _map1(A, "sqrt")
+
+
+def _pow_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> tuple[Value, ...]:
+    (p,) = ps
+    if p == 0:
+        return (scale(0, g),)
+    if p == 1:
+        return (g,)
+    return (hadamard(g, scale(p, pow(xs[0], p - 1))),)
+
+
+@defop(arity=1, params=("p",), shape=unary_shape, vjp=_pow_vjp,
+       spec=lambda A, p: A.applyfunc(lambda x: x**p),
+       domains=(InputDomain(lo=0.1, hi=3.0),), bound=_LIBM,
+       cases=unary_cases(((2,), (3,), (-1,), (Fraction(1, 2),), (0,), (1,))))
+def pow(A: Mat, p: Any) -> Mat:
+    """xᵖ element-wise for a constant p. A negative entry with a non-integer p, or a zero
+    entry with p < 0, raises :class:`~refnn.DomainError`."""
+    return _mapp(A, "pow", const(p, A))
+
+
+def _square_vjp(
+    g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]
+) -> tuple[Value, ...]:
+    return (hadamard(g, scale(2, xs[0])),)
+
+
+@defop(arity=1, shape=unary_shape, vjp=_square_vjp, spec=lambda A: A.applyfunc(lambda x: x**2),
+       bound=_EXACT, cases=unary_cases())
+def square(A: Mat) -> Mat:
+    """x² element-wise (x·x, correctly rounded)."""
+    return _map1(A, "square")
+
+
+def _tanh_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> tuple[Value, ...]:
+    return (sub(g, hadamard(g, square(y))),)  # g ⊙ (1 − y²)
+
+
+@defop(arity=1, shape=unary_shape, vjp=_tanh_vjp, spec=lambda A: A.applyfunc(_sp().tanh),
+       bound=_LIBM, cases=unary_cases())
+def tanh(A: Mat) -> Mat:
+    """tanh x element-wise."""
+    return _map1(A, "tanh")
+
+
+def _sigmoid_vjp(
+    g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]
+) -> tuple[Value, ...]:
+    return (hadamard(g, sub(y, square(y))),)  # g ⊙ σ(1 − σ)
+
+
+@defop(arity=1, shape=unary_shape, vjp=_sigmoid_vjp,
+       spec=lambda A: A.applyfunc(lambda x: 1 / (1 + _sp().exp(-x))),
+       domains=(InputDomain(lo=-8.0, hi=8.0),), bound=ErrorBound(ulps=4.0, vjp_ulps=16.0),
+       cases=unary_cases())
+def sigmoid(A: Mat) -> Mat:
+    """σ(x) = 1/(1 + e⁻ˣ) element-wise, in the stable form: for x ≥ 0 it computes
+    1/(1 + e⁻ˣ), for x < 0 it computes eˣ/(1 + eˣ), so no exponential of a large positive
+    number is formed and large |x| gives 0 or 1 without overflow."""
+    return _map1(A, "sigmoid")
+
+
+def _softplus_vjp(
+    g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]
+) -> tuple[Value, ...]:
+    return (hadamard(g, sigmoid(xs[0])),)
+
+
+@defop(arity=1, shape=unary_shape, vjp=_softplus_vjp,
+       spec=lambda A: A.applyfunc(lambda x: _sp().log(1 + _sp().exp(x))),
+       domains=(InputDomain(lo=-8.0, hi=8.0),), bound=ErrorBound(ulps=4.0, vjp_ulps=16.0),
+       cases=unary_cases())
+def softplus(A: Mat) -> Mat:
+    """log(1 + eˣ) element-wise, computed as max(x, 0) + log1p(e^−|x|): no overflow for
+    large x, full relative accuracy for very negative x."""
+    return _map1(A, "softplus")
+
+
+def _sin_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> tuple[Value, ...]:
+    return (hadamard(g, cos(xs[0])),)
+
+
+@defop(arity=1, shape=unary_shape, vjp=_sin_vjp, spec=lambda A: A.applyfunc(_sp().sin),
+       domains=(InputDomain(lo=-4.0, hi=4.0),), bound=_LIBM, cases=unary_cases())
+def sin(A: Mat) -> Mat:
+    """sin x element-wise (x in radians)."""
+    return _map1(A, "sin")
+
+
+def _cos_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> tuple[Value, ...]:
+    return (neg(hadamard(g, sin(xs[0]))),)
+
+
+@defop(arity=1, shape=unary_shape, vjp=_cos_vjp, spec=lambda A: A.applyfunc(_sp().cos),
+       domains=(InputDomain(lo=-4.0, hi=4.0),), bound=_LIBM, cases=unary_cases())
+def cos(A: Mat) -> Mat:
+    """cos x element-wise (x in radians)."""
+    return _map1(A, "cos")
+
+
+# ------------------------------------------------------------ piecewise (kinks avoided in tests)
+def _step_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> tuple[Value, ...]:
+    return (scale(0, g),)
+
+
+@defop(arity=1, shape=unary_shape, vjp=_step_vjp,
+       spec=lambda A: A.applyfunc(lambda x: _sp().Heaviside(x, 0)),
+       domains=(_KINK0,), bound=_NOOP, cases=unary_cases(), smooth=False)
+def step(A: Mat) -> Mat:
+    """The Heaviside step: 1 where x > 0, else 0 (so step(0) = 0). Its derivative is taken
+    as 0 everywhere (it is 0 wherever it exists); it is the mask in ReLU's VJP."""
+    return _map1(A, "step")
+
+
+def _relu_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> tuple[Value, ...]:
+    return (hadamard(g, step(xs[0])),)
+
+
+@defop(arity=1, shape=unary_shape, vjp=_relu_vjp,
+       spec=lambda A: A.applyfunc(lambda x: _sp().Max(x, 0)),
+       domains=(_KINK0,), bound=_NOOP, cases=unary_cases(), smooth=False)
+def relu(A: Mat) -> Mat:
+    """max(x, 0) element-wise. Its derivative at 0 is taken as 0 (``step(0) = 0``)."""
+    return _map1(A, "relu")
+
+
+def _leaky_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> tuple[Value, ...]:
+    (a,) = ps
+    # derivative: 1 where x > 0, a elsewhere  =  a + (1 − a)·step(x)
+    return (add(scale(a, g), scale(1 - Fraction(a), hadamard(g, step(xs[0])))),)
+
+
+@defop(arity=1, params=("slope",), shape=unary_shape, vjp=_leaky_vjp,
+       spec=lambda A, a: A.applyfunc(lambda x: _sp().Max(x, 0) + a * _sp().Min(x, 0)),
+       domains=(_KINK0,), bound=_EXACT,
+       cases=unary_cases(((Fraction(1, 100),), (Fraction(1, 5),))), smooth=False)
+def leaky_relu(A: Mat, slope: Any) -> Mat:
+    """x where x > 0, slope·x elsewhere. The derivative at 0 is taken as ``slope``.
+    Computed as relu(x) − slope·relu(−x), which is exact for every entry."""
+    a = const(slope, A)
+    pos = _map1(A, "relu")
+    negpart = _map1(-A, "relu")
+    return pos - negpart.scale(a)
+
+
+def _clip_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> tuple[Value, ...]:
+    lo, hi = ps
+    x = xs[0]
+    inside = hadamard(step(add_scalar(x, -Fraction(lo))), step(neg(add_scalar(x, -Fraction(hi)))))
+    return (hadamard(g, inside),)
+
+
+def _clip_shape(a: Shape, lo: Any, hi: Any) -> Shape:
+    if not lo <= hi:
+        raise DomainError(f"clip needs lo ≤ hi, got lo={lo!r}, hi={hi!r}")
+    return a
+
+
+@defop(arity=1, params=("lo", "hi"), shape=_clip_shape, vjp=_clip_vjp,
+       spec=lambda A, lo, hi: A.applyfunc(lambda x: _sp().Min(_sp().Max(x, lo), hi)),
+       domains=(InputDomain(lo=-2.0, hi=2.0, avoid=(-1.0, 0.0, 0.5, 1.0), margin=1e-2),),
+       bound=_NOOP, cases=unary_cases(((-1, 1), (0, Fraction(1, 2)))), smooth=False)
+def clip(A: Mat, lo: Any, hi: Any) -> Mat:
+    """min(max(x, lo), hi) element-wise. The derivative is 1 strictly inside (lo, hi) and 0
+    elsewhere, including at lo and hi themselves."""
+    f_max, f_min = A.domain.fn("max"), A.domain.fn("min")
+    a, b = const(lo, A), const(hi, A)
+    m, n = A.shape
+    return Matrix._new(m, n, tuple(f_min(f_max(x, a), b) for x in A.data), A.domain)
+
+
+# ======================================================================= row-wise softmax
+def _softmax_vjp(
+    g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]
+) -> tuple[Value, ...]:
+    m, n = concrete(y).shape
+    gy = hadamard(g, y)
+    return (sub(gy, hadamard(y, broadcast(sum_cols(gy), m, n))),)  # y ⊙ (g − Σⱼ gⱼyⱼ)
+
+
+def _softmax_spec(A: Any) -> Any:
+    sp = _sp()
+    return sp.Matrix(A.rows, A.cols, lambda i, j: sp.exp(A[i, j]) / _bsum(
+        sp.exp(A[i, k]) for k in range(A.cols)))
+
+
+def _row_shifts(A: Mat) -> list[Any]:
+    """The per-row maximum (numbers) or 0 (symbols): subtracting it changes nothing
+    mathematically and keeps every exponent ≤ 0 in floats."""
+    if A.domain is scalars.SYMPY:
+        return [0] * A.shape[0]
+    return [max(r) for r in A.rows()]
+
+
+@defop(arity=1, shape=unary_shape, vjp=_softmax_vjp, spec=_softmax_spec,
+       bound=ErrorBound(ulps=4.0, reduction=True, vjp_ulps=16.0), cases=unary_cases())
+def softmax_rows(A: Mat) -> Mat:
+    """The softmax of each row: e^{a_ij} / Σₖ e^{a_ik}. Each row's maximum is subtracted
+    first (a mathematical no-op) so no exponent is positive: no overflow for large
+    entries."""
+    exp = A.domain.fn("exp")
+    div_ = A.domain.fn("div")
+    out: list[Any] = []
+    for r, mx in zip(A.rows(), _row_shifts(A), strict=True):
+        e = [exp(x - mx) for x in r]
+        s = math.fsum(e) if A.domain is scalars.FLOAT else _bsum(e)
+        out.extend(div_(v, s) for v in e)
+    return Matrix._new(A.shape[0], A.shape[1], tuple(out), A.domain)
+
+
+def _log_softmax_vjp(
+    g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]
+) -> tuple[Value, ...]:
+    m, n = concrete(y).shape
+    return (sub(g, hadamard(exp(y), broadcast(sum_cols(g), m, n))),)  # g − softmax·Σⱼ gⱼ
+
+
+@defop(arity=1, shape=unary_shape, vjp=_log_softmax_vjp,
+       spec=lambda A: _sp().Matrix(A.rows, A.cols, lambda i, j: A[i, j] - _sp().log(
+           _bsum(_sp().exp(A[i, k]) for k in range(A.cols)))),
+       bound=ErrorBound(ulps=4.0, reduction=True, vjp_ulps=16.0), cases=unary_cases())
+def log_softmax_rows(A: Mat) -> Mat:
+    """log softmax of each row: a_ij − log Σₖ e^{a_ik}, computed as
+    (a_ij − M) − log Σₖ e^{a_ik − M} with M the row maximum: stable for large |a|."""
+    exp, log = A.domain.fn("exp"), A.domain.fn("log")
+    out: list[Any] = []
+    for r, mx in zip(A.rows(), _row_shifts(A), strict=True):
+        e = [exp(x - mx) for x in r]
+        lse = log(math.fsum(e) if A.domain is scalars.FLOAT else _bsum(e))
+        out.extend((x - mx) - lse for x in r)
+    return Matrix._new(A.shape[0], A.shape[1], tuple(out), A.domain)
