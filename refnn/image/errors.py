@@ -12,7 +12,8 @@ class ImageError(RefnnError):
 
     ``kind`` says which rule was broken, for programs that branch on it:
 
-    ``"missing"``       the file does not exist (or is not a regular file)
+    ``"missing"``       the file does not exist (or is a directory)
+    ``"read"``          the file exists but the operating system refused to read it
     ``"empty"``         the file has 0 bytes, or the image has zero width or height
     ``"not-an-image"``  the bytes are not an image format Pillow can decode
     ``"too-large"``     more pixels than the stated limit would have to be decoded

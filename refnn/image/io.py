@@ -201,7 +201,10 @@ def _decode(data: bytes, shown: str, digest: str, size: int | None, max_pixels: 
         im = pil.open(io.BytesIO(data))
     except pil.DecompressionBombError:
         raise ImageError(
-            f"{shown} exceeds Pillow's own decompression-bomb limit", kind="too-large", path=shown
+            f"{shown} has more pixels than Pillow's own decompression-bomb limit "
+            "(PIL.Image.MAX_IMAGE_PIXELS)",
+            kind="too-large",
+            path=shown,
         ) from None
     except (pil.UnidentifiedImageError, SyntaxError, OSError, ValueError, EOFError):
         raise ImageError(
