@@ -11,6 +11,7 @@ import random
 import subprocess
 import sys
 import zlib
+from fractions import Fraction
 from importlib import resources
 from itertools import pairwise
 from pathlib import Path
@@ -214,6 +215,9 @@ def test_save_clips_and_rounds(tmp_path: Path) -> None:
     save_png(out, img)
     with PILImageModule.open(out) as back:
         assert list(back.tobytes()) == [0, 0, 0, 1, 255, 255, 255]
+    exact = Matrix([[Fraction(1, 2), Fraction(3, 2), Fraction(-1, 3), Fraction(2, 255)]])
+    assert list(to_pil(exact).tobytes()) == [128, 255, 0, 2]
+    assert list(to_pil(Matrix([[0, 1, 2]])).tobytes()) == [0, 255, 255]
 
 
 def test_box_downsample_is_block_mean(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ import io
 import os
 from array import array
 from importlib import resources
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -318,6 +319,21 @@ def _quantise(v: Any) -> int:
     return int(min(max(float(v), 0.0), 1.0) * 255.0 + 0.5)
 
 
+def _to_bytes(data: tuple[Any, ...]) -> bytes:
+    """8-bit values ``⌊clip(v, 0, 1)·255 + 0.5⌋``; C-level ``map`` chains for floats and
+    ints, a per-value path for other number types (Fraction, mpmath, SymPy numbers)."""
+    try:
+        if min(data) >= 0.0 and max(data) <= 1.0:
+            scaled = map((255.0).__mul__, data)
+        else:
+            clipped = map(min, map(max, data, repeat(0.0)), repeat(1.0))
+            scaled = map((255.0).__mul__, clipped)
+        # a foreign type makes __mul__ return NotImplemented, and int() raise TypeError
+        return bytes(map(int, map((0.5).__add__, scaled)))
+    except TypeError:
+        return bytes(map(_quantise, data))
+
+
 def to_pil(image: ImageLike) -> PILImage:
     """An 8-bit Pillow image (``L`` or ``RGB``) of ``image``: each value is clipped to
     [0, 1] and rounded to the nearest of 0/255, 1/255, …, 1 (halves up). ``k/255`` round
@@ -326,7 +342,7 @@ def to_pil(image: ImageLike) -> PILImage:
     img = as_image(image)
     h, w = img.shape
     try:
-        bands = [pil.frombytes("L", (w, h), bytes(map(_quantise, c.data))) for c in img.channels]
+        bands = [pil.frombytes("L", (w, h), _to_bytes(c.data)) for c in img.channels]
     except (ValueError, TypeError):
         raise ImageError(
             "cannot convert the image to 8 bits: it contains NaN or non-numeric values",
