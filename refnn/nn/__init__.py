@@ -1,0 +1,175 @@
+"""``refnn.nn``: layers, losses, initialisers, optimisers, training and parameter files.
+
+Everything here is written against :mod:`refnn.ops` and :func:`refnn.value_and_grad` only
+(no hand-written backward pass, no ``Matrix`` methods in forward paths), so it runs on
+reference matrices of every scalar domain — SymPy symbols included, which is how the
+tests check it — inside ``refnn.grad``, and on any registered backend.
+
+Parameters are immutable values: a *pytree* of matrices (nested tuples, lists and dicts),
+see :mod:`refnn.nn.tree`. A typical run::
+
+    import random
+    from refnn import nn
+
+    model = nn.mlp([2, 16, 16, 1], "tanh")
+    params = model.init(random.Random(0))
+    params, state, history = nn.fit(model, params, (X, Y), nn.mse, nn.Adam(1e-2), epochs=200)
+    nn.save_params("model.json", params)
+
+Modules: :mod:`~refnn.nn.tree` (pytrees), :mod:`~refnn.nn.initializers`,
+:mod:`~refnn.nn.layers`, :mod:`~refnn.nn.losses`, :mod:`~refnn.nn.optim`,
+:mod:`~refnn.nn.train`, :mod:`~refnn.nn.serialize`.
+"""
+
+from refnn.errors import TrainingDiverged
+from refnn.nn import initializers
+from refnn.nn.initializers import (
+    Initializer,
+    bias_uniform,
+    glorot_normal,
+    glorot_uniform,
+    he_normal,
+    he_uniform,
+    lecun_normal,
+    lecun_uniform,
+    normal,
+    siren_first,
+    siren_hidden,
+    uniform,
+    xavier_normal,
+    xavier_uniform,
+    zeros,
+)
+from refnn.nn.layers import (
+    Dense,
+    FourierFeatures,
+    Identity,
+    Layer,
+    LeakyReLU,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Sine,
+    Softplus,
+    Tanh,
+    identity,
+    leaky_relu,
+    mlp,
+    relu,
+    sigmoid,
+    sine,
+    siren,
+    softplus,
+    tanh,
+)
+from refnn.nn.losses import (
+    binary_cross_entropy_with_logits,
+    l1_penalty,
+    l2_penalty,
+    mae,
+    mse,
+    one_hot,
+    softmax_cross_entropy,
+)
+from refnn.nn.optim import (
+    SGD,
+    Adam,
+    AdamState,
+    AdamW,
+    Momentum,
+    Optimizer,
+    Schedule,
+    SGDState,
+    constant,
+    cosine,
+    learning_rate_at,
+    step_decay,
+)
+from refnn.nn.serialize import ParamsFormatError, load_params, save_params
+from refnn.nn.train import fit, loss_and_grad, make_step, scalar, take_rows, value_and_grad
+from refnn.nn.tree import (
+    PyTree,
+    TreeDef,
+    n_params,
+    tree_flatten,
+    tree_leaves,
+    tree_map,
+    tree_structure,
+    tree_unflatten,
+)
+
+__all__ = [
+    "SGD",
+    "Adam",
+    "AdamState",
+    "AdamW",
+    "Dense",
+    "FourierFeatures",
+    "Identity",
+    "Initializer",
+    "Layer",
+    "LeakyReLU",
+    "Momentum",
+    "Optimizer",
+    "ParamsFormatError",
+    "PyTree",
+    "ReLU",
+    "SGDState",
+    "Schedule",
+    "Sequential",
+    "Sigmoid",
+    "Sine",
+    "Softplus",
+    "Tanh",
+    "TrainingDiverged",
+    "TreeDef",
+    "bias_uniform",
+    "binary_cross_entropy_with_logits",
+    "constant",
+    "cosine",
+    "fit",
+    "glorot_normal",
+    "glorot_uniform",
+    "he_normal",
+    "he_uniform",
+    "identity",
+    "initializers",
+    "l1_penalty",
+    "l2_penalty",
+    "leaky_relu",
+    "learning_rate_at",
+    "lecun_normal",
+    "lecun_uniform",
+    "load_params",
+    "loss_and_grad",
+    "mae",
+    "make_step",
+    "mlp",
+    "mse",
+    "n_params",
+    "normal",
+    "one_hot",
+    "relu",
+    "save_params",
+    "scalar",
+    "sigmoid",
+    "sine",
+    "siren",
+    "siren_first",
+    "siren_hidden",
+    "softmax_cross_entropy",
+    "softplus",
+    "step_decay",
+    "take_rows",
+    "tanh",
+    "tree_flatten",
+    "tree_leaves",
+    "tree_map",
+    "tree_structure",
+    "tree_unflatten",
+    "uniform",
+    "value_and_grad",
+    "xavier_normal",
+    "xavier_uniform",
+    "zeros",
+]

@@ -1,0 +1,442 @@
+"""Layers: immutable descriptions of a computation; parameters live outside them.
+
+A layer is a frozen dataclass with two methods:
+
+* ``init(rng: random.Random) -> params`` draws fresh parameters (a pytree, see
+  :mod:`refnn.nn.tree`; ``()`` for a layer without any);
+* ``apply(params, x) -> y`` maps a batch ``x`` (``batch×features``: one example per row) to
+  ``y``, using only :mod:`refnn.ops`, so it runs on reference matrices of every scalar
+  domain (SymPy symbols included), inside ``refnn.grad`` and on any registered backend.
+
+``Sequential(Dense(2, 16), Tanh(), Dense(16, 1))`` chains layers; its parameters are the
+tuple of its layers' parameters. :func:`mlp` and :func:`siren` build common networks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from refnn import ops
+from refnn.errors import ShapeError
+from refnn.matrix import Matrix, fmt_shape
+from refnn.nn import initializers as inits
+from refnn.nn.initializers import Initializer
+from refnn.nn.tree import PyTree
+
+__all__ = [
+    "Dense",
+    "FourierFeatures",
+    "Identity",
+    "Layer",
+    "LeakyReLU",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Sine",
+    "Softplus",
+    "Tanh",
+    "identity",
+    "leaky_relu",
+    "mlp",
+    "relu",
+    "sigmoid",
+    "sine",
+    "siren",
+    "softplus",
+    "tanh",
+]
+
+Value = Any
+
+
+@runtime_checkable
+class Layer(Protocol):
+    """What every layer provides: ``init(rng) -> params`` and ``apply(params, x) -> y``."""
+
+    def init(self, rng: random.Random) -> PyTree:
+        """Fresh parameters drawn from ``rng``."""
+        ...
+
+    def apply(self, params: PyTree, x: Value) -> Value:
+        """The layer's output for the batch ``x`` (one example per row)."""
+        ...
+
+
+def _columns(x: Value) -> int:
+    return int(ops.concrete(x).shape[1])
+
+
+# ------------------------------------------------------------------ activation functions
+def relu(x: Value) -> Value:
+    """max(x, 0) element-wise (derivative at 0 taken as 0)."""
+    return ops.relu(x)
+
+
+def leaky_relu(x: Value, slope: Any = 0.01) -> Value:
+    """x where x > 0, slope·x elsewhere."""
+    return ops.leaky_relu(x, slope)
+
+
+def tanh(x: Value) -> Value:
+    """tanh x element-wise."""
+    return ops.tanh(x)
+
+
+def sigmoid(x: Value) -> Value:
+    """σ(x) = 1/(1 + e⁻ˣ) element-wise (stable for large |x|)."""
+    return ops.sigmoid(x)
+
+
+def softplus(x: Value) -> Value:
+    """log(1 + eˣ) element-wise (stable for large |x|)."""
+    return ops.softplus(x)
+
+
+def sine(x: Value, omega0: Any = 30.0) -> Value:
+    """sin(ω₀·x) element-wise, SIREN's activation."""
+    return ops.sin(ops.scale(omega0, x))
+
+
+def identity(x: Value) -> Value:
+    """x unchanged."""
+    return x
+
+
+# ------------------------------------------------------------------ activation layers
+class _Activation:
+    """Base of parameter-free element-wise layers (params are ``()``)."""
+
+    def init(self, rng: random.Random) -> PyTree:
+        """No parameters: the empty tuple."""
+        return ()
+
+    def apply(self, params: PyTree, x: Value) -> Value:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ReLU(_Activation):
+    """The layer form of :func:`relu`."""
+
+    def apply(self, params: PyTree, x: Value) -> Value:
+        """relu(x)."""
+        return ops.relu(x)
+
+
+@dataclass(frozen=True)
+class LeakyReLU(_Activation):
+    """The layer form of :func:`leaky_relu` with a fixed ``slope``."""
+
+    slope: Any = 0.01
+
+    def apply(self, params: PyTree, x: Value) -> Value:
+        """leaky_relu(x, slope)."""
+        return ops.leaky_relu(x, self.slope)
+
+
+@dataclass(frozen=True)
+class Tanh(_Activation):
+    """The layer form of :func:`tanh`."""
+
+    def apply(self, params: PyTree, x: Value) -> Value:
+        """tanh(x)."""
+        return ops.tanh(x)
+
+
+@dataclass(frozen=True)
+class Sigmoid(_Activation):
+    """The layer form of :func:`sigmoid`."""
+
+    def apply(self, params: PyTree, x: Value) -> Value:
+        """sigmoid(x)."""
+        return ops.sigmoid(x)
+
+
+@dataclass(frozen=True)
+class Softplus(_Activation):
+    """The layer form of :func:`softplus`."""
+
+    def apply(self, params: PyTree, x: Value) -> Value:
+        """softplus(x)."""
+        return ops.softplus(x)
+
+
+@dataclass(frozen=True)
+class Sine(_Activation):
+    """SIREN's activation sin(ω₀·x) (Sitzmann et al., 2020), ω₀ = 30 by default."""
+
+    omega0: Any = 30.0
+
+    def apply(self, params: PyTree, x: Value) -> Value:
+        """sin(ω₀·x)."""
+        return ops.sin(ops.scale(self.omega0, x))
+
+
+@dataclass(frozen=True)
+class Identity(_Activation):
+    """x unchanged (a linear output)."""
+
+    def apply(self, params: PyTree, x: Value) -> Value:
+        """x."""
+        return x
+
+
+# ------------------------------------------------------------------ Dense
+@dataclass(frozen=True, init=False)
+class Dense:
+    """The affine layer y = xW + b: ``Dense(in_features, out_features, init=glorot_uniform,
+    bias_init=zeros, bias=True)``.
+
+    ``x`` is ``batch×in_features``, ``W`` is ``in_features×out_features``, ``b`` is the
+    ``1×out_features`` bias added to every row (``ops.add_row``). Parameters:
+    ``{"W": W, "b": b}`` (or ``{"W": W}`` with ``bias=False``). ``init`` draws ``W`` first,
+    then ``b``, from the same generator.
+    """
+
+    in_features: int
+    out_features: int
+    weight_init: Initializer
+    bias_init: Initializer
+    bias: bool
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        init: Initializer = inits.glorot_uniform,
+        bias_init: Initializer = inits.zeros,
+        bias: bool = True,
+    ) -> None:
+        for name, v in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"Dense needs a positive int {name}, got {v!r}")
+        object.__setattr__(self, "in_features", in_features)
+        object.__setattr__(self, "out_features", out_features)
+        object.__setattr__(self, "weight_init", init)
+        object.__setattr__(self, "bias_init", bias_init)
+        object.__setattr__(self, "bias", bias)
+
+    def init(self, rng: random.Random) -> PyTree:
+        """``{"W": in×out, "b": 1×out}`` drawn with ``init`` (then ``bias_init``)."""
+        fi, fo = self.in_features, self.out_features
+        W = self.weight_init(rng, fi, fo, (fi, fo))
+        if not self.bias:
+            return {"W": W}
+        return {"W": W, "b": self.bias_init(rng, fi, fo, (1, fo))}
+
+    def apply(self, params: PyTree, x: Value) -> Value:
+        """xW + b (b added to every row)."""
+        if _columns(x) != self.in_features:
+            raise ShapeError(
+                f"Dense({self.in_features}→{self.out_features}) takes a batch×"
+                f"{self.in_features} input (one example per row), got "
+                f"{fmt_shape(ops.concrete(x).shape)}"
+            )
+        y = ops.matmul(x, params["W"])
+        if self.bias:
+            y = ops.add_row(y, params["b"])
+        return y
+
+
+# ------------------------------------------------------------------ Fourier features
+@dataclass(frozen=True)
+class FourierFeatures:
+    """Fixed (not trained) Fourier features: x ↦ [sin(2π·xB), cos(2π·xB)].
+
+    ``B`` is an ``in_features×k`` matrix, so the output has ``2k`` columns (sines in columns
+    1…k, cosines in k+1…2k; the same map as :func:`refnn.image.fourier_features`). ``B``
+    is a constant of the layer, not a parameter: ``init`` returns ``()`` and no optimiser
+    changes it. On another backend, give the layer ``B`` in that backend's array type
+    (``dataclasses.replace(layer, B=...)``).
+    """
+
+    B: Any
+
+    @property
+    def in_features(self) -> int:
+        """Rows of ``B``."""
+        return int(ops.concrete(self.B).shape[0])
+
+    @property
+    def out_features(self) -> int:
+        """2k: a sine and a cosine for each column of ``B``."""
+        return 2 * int(ops.concrete(self.B).shape[1])
+
+    @classmethod
+    def gaussian(
+        cls, in_features: int, k: int, sigma: float, rng: random.Random
+    ) -> FourierFeatures:
+        """Random Fourier features (Tancik et al., 2020): ``B`` has independent N(0, σ²)
+        entries, drawn row by row with ``rng.gauss(0, sigma)``. With the 2π of this map,
+        σ ≈ 1 suits coordinates in [−1, 1]."""
+        if k < 1 or in_features < 1:
+            raise ValueError(f"need in_features ≥ 1 and k ≥ 1, got {in_features}, {k}")
+        g = rng.gauss
+        entries = [g(0.0, sigma) for _ in range(in_features * k)]
+        return cls(Matrix.from_flat(in_features, k, entries))
+
+    @classmethod
+    def positional(cls, in_features: int, n_frequencies: int) -> FourierFeatures:
+        """NeRF's positional encoding: for each input coordinate x and ℓ = 0…L−1 the
+        features sin(2^ℓ·π·x) and cos(2^ℓ·π·x) (``B`` has the entries 2^ℓ/2; columns
+        ordered coordinate by coordinate)."""
+        if n_frequencies < 1 or in_features < 1:
+            raise ValueError(
+                f"need in_features ≥ 1 and n_frequencies ≥ 1, got {in_features}, {n_frequencies}"
+            )
+        L = n_frequencies
+        data = [0.0] * (in_features * in_features * L)
+        width = in_features * L
+        for i in range(in_features):
+            for ell in range(L):
+                data[i * width + i * L + ell] = 2.0**ell / 2.0
+        return cls(Matrix.from_flat(in_features, width, data))
+
+    def init(self, rng: random.Random) -> PyTree:
+        """No trainable parameters: ``()``."""
+        return ()
+
+    def apply(self, params: PyTree, x: Value) -> Value:
+        """[sin(2π·xB), cos(2π·xB)]."""
+        if _columns(x) != self.in_features:
+            raise ShapeError(
+                f"FourierFeatures takes a batch×{self.in_features} input, got "
+                f"{fmt_shape(ops.concrete(x).shape)}"
+            )
+        z = ops.scale(2.0 * math.pi, ops.matmul(x, self.B))
+        return ops.concat_cols(ops.sin(z), ops.cos(z))
+
+
+# ------------------------------------------------------------------ Sequential
+@dataclass(frozen=True, init=False)
+class Sequential:
+    """Layers applied one after another; params are the tuple of the layers' params."""
+
+    layers: tuple[Layer, ...]
+
+    def __init__(self, *layers: Layer) -> None:
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        for k, layer in enumerate(layers, start=1):
+            if not (hasattr(layer, "init") and hasattr(layer, "apply")):
+                raise TypeError(
+                    f"Sequential takes layers (objects with init and apply); item {k} is "
+                    f"{type(layer).__name__}"
+                )
+        object.__setattr__(self, "layers", tuple(layers))
+
+    def init(self, rng: random.Random) -> PyTree:
+        """Each layer's parameters in order, drawn from the one generator."""
+        return tuple(layer.init(rng) for layer in self.layers)
+
+    def apply(self, params: PyTree, x: Value) -> Value:
+        """The layers applied in order."""
+        if len(params) != len(self.layers):
+            raise ValueError(
+                f"Sequential of {len(self.layers)} layers got params for {len(params)}"
+            )
+        for layer, p in zip(self.layers, params, strict=True):
+            x = layer.apply(p, x)
+        return x
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, k: int) -> Layer:
+        return self.layers[k]
+
+
+# ------------------------------------------------------------------ builders
+_ACTIVATIONS: dict[str, Callable[[], Layer]] = {
+    "relu": ReLU,
+    "tanh": Tanh,
+    "sigmoid": Sigmoid,
+    "softplus": Softplus,
+    "leaky_relu": LeakyReLU,
+    "identity": Identity,
+}
+
+_DEFAULT_INIT: dict[str, Initializer] = {
+    "relu": inits.he_uniform,
+    "leaky_relu": inits.he_uniform,
+}
+
+
+def mlp(
+    sizes: Sequence[int],
+    activation: str | Layer = "tanh",
+    *,
+    output_activation: str | Layer | None = None,
+    init: Initializer | None = None,
+    bias_init: Initializer = inits.zeros,
+) -> Sequential:
+    """A multi-layer perceptron: ``mlp([2, 16, 16, 1], "tanh")`` is
+    Dense(2,16) → Tanh → Dense(16,16) → Tanh → Dense(16,1).
+
+    ``activation`` is a layer or one of ``relu tanh sigmoid softplus leaky_relu identity``;
+    it follows every Dense layer but the last, after which ``output_activation`` (if any)
+    comes. Weights default to He uniform for ReLU-like activations, Glorot uniform
+    otherwise; biases to zero.
+    """
+    if len(sizes) < 2:
+        raise ValueError(f"mlp needs at least an input and an output size, got {list(sizes)}")
+
+    def make(a: str | Layer) -> Layer:
+        if isinstance(a, str):
+            try:
+                return _ACTIVATIONS[a]()
+            except KeyError:
+                raise ValueError(
+                    f"unknown activation {a!r}; choose one of {sorted(_ACTIVATIONS)} "
+                    f"or pass a layer"
+                ) from None
+        return a
+
+    w_init = init
+    if w_init is None:
+        key = activation if isinstance(activation, str) else ""
+        w_init = _DEFAULT_INIT.get(key, inits.glorot_uniform)
+    layers: list[Layer] = []
+    pairs = list(itertools.pairwise(sizes))
+    for k, (fi, fo) in enumerate(pairs):
+        layers.append(Dense(fi, fo, init=w_init, bias_init=bias_init))
+        if k < len(pairs) - 1:
+            layers.append(make(activation))
+    if output_activation is not None:
+        layers.append(make(output_activation))
+    return Sequential(*layers)
+
+
+def siren(
+    in_features: int,
+    width: int,
+    depth: int,
+    out_features: int,
+    omega0: float = 30.0,
+    *,
+    omega0_first: float | None = None,
+) -> Sequential:
+    """A SIREN (Sitzmann et al., 2020): ``depth`` hidden layers of ``width`` sine units.
+
+    Dense(in, width) → Sine(ω₀) → [Dense(width, width) → Sine(ω₀)] × (depth − 1) →
+    Dense(width, out) (linear output). The first layer's weights are U(−1/n, 1/n), later
+    layers' U(±√(6/n)/ω₀) with n = fan_in; biases U(±1/√n) as in the authors' code.
+    ``omega0_first`` sets a different ω₀ for the first sine (default: ``omega0``).
+    """
+    if depth < 1:
+        raise ValueError(f"a SIREN needs depth ≥ 1 hidden layers, got {depth}")
+    w0_first = omega0 if omega0_first is None else omega0_first
+    hidden = inits.siren_hidden(omega0)
+    layers: list[Layer] = [
+        Dense(in_features, width, init=inits.siren_first, bias_init=inits.bias_uniform),
+        Sine(w0_first),
+    ]
+    for _ in range(depth - 1):
+        layers += [Dense(width, width, init=hidden, bias_init=inits.bias_uniform), Sine(omega0)]
+    layers.append(Dense(width, out_features, init=hidden, bias_init=inits.bias_uniform))
+    return Sequential(*layers)

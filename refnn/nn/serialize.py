@@ -1,0 +1,277 @@
+"""Saving and loading parameter trees as JSON, exactly, atomically, without pickle.
+
+File format (``"format": "refnn.nn.params"``, ``"version": 1``)::
+
+    {"format": "refnn.nn.params", "version": 1,
+     "params": NODE}
+
+    NODE = {"type": "matrix", "shape": [m, n], "hex": [...], "values": [...]}
+         | {"type": "tuple", "items": [NODE, ...]}
+         | {"type": "list",  "items": [NODE, ...]}
+         | {"type": "dict",  "items": {"key": NODE, ...}}
+         | {"type": "none"}
+
+Each matrix's ``m·n`` entries are stored row-major twice: ``hex`` (``float.hex``, the
+exact bits; this is what is read back) and ``values`` (the shortest round-tripping
+decimal ``repr`` as a JSON number, or the string ``"nan"``, ``"inf"``, ``"-inf"``), for
+people and other tools. On load both must agree bit for bit (NaN payloads aside), so a
+hand-edited or damaged file is caught. Entries must be floats (``int`` entries are saved as
+the equal float when that is exact); Fraction or SymPy entries are refused with a
+``TypeError``. Named tuples are saved, and loaded back, as plain tuples.
+
+Every problem in a file — not JSON, wrong format or version, a malformed node, a shape
+that does not match the entries, a structure or shape different from the ``like`` tree —
+raises :class:`ParamsFormatError` saying where. Writes go to a temporary file in the same
+directory, flushed and ``fsync``-ed, then :func:`os.replace`-d over the target: a reader
+sees the old file or the complete new one, and a failed save leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from refnn import ops
+from refnn.errors import RefnnError
+from refnn.matrix import Matrix, fmt_shape
+
+__all__ = ["FORMAT", "VERSION", "ParamsFormatError", "load_params", "save_params"]
+
+FORMAT = "refnn.nn.params"
+VERSION = 1
+
+_NONFINITE = {"nan", "inf", "-inf"}
+
+
+class ParamsFormatError(RefnnError, ValueError):
+    """A parameter file is malformed, of an unknown format or version, or does not match the
+    expected structure and shapes; the message says where."""
+
+
+# ----------------------------------------------------------------------- saving
+def _entry(x: Any, where: str) -> float:
+    if type(x) is float:
+        return x
+    if type(x) is int:
+        f = float(x)
+        if int(f) != x:
+            raise TypeError(f"{where}: the int entry {x} has no exact float form")
+        return f
+    raise TypeError(
+        f"{where}: only float parameters can be saved, got an entry of type {type(x).__name__} "
+        f"(convert with A.map(float))"
+    )
+
+
+def _number(x: float) -> Any:
+    return x if math.isfinite(x) else repr(x)
+
+
+def _encode(tree: Any, where: str) -> dict[str, Any]:
+    if tree is None:
+        return {"type": "none"}
+    if isinstance(tree, tuple):
+        return {"type": "tuple", "items": [_encode(c, f"{where}[{k}]") for k, c in enumerate(tree)]}
+    if isinstance(tree, list):
+        return {"type": "list", "items": [_encode(c, f"{where}[{k}]") for k, c in enumerate(tree)]}
+    if isinstance(tree, dict):
+        items: dict[str, Any] = {}
+        for key in sorted(tree, key=str):
+            if not isinstance(key, str):
+                raise TypeError(f"{where}: dict keys must be str to be saved, got {key!r}")
+            items[key] = _encode(tree[key], f"{where}[{key!r}]")
+        return {"type": "dict", "items": items}
+    leaf = ops.concrete(tree)
+    if not isinstance(leaf, Matrix):
+        raise TypeError(
+            f"{where}: parameter leaves must be reference Matrices to be saved, got "
+            f"{type(leaf).__name__}"
+        )
+    entries = [_entry(x, where) for x in leaf.data]
+    return {
+        "type": "matrix",
+        "shape": list(leaf.shape),
+        "hex": [x.hex() for x in entries],
+        "values": [_number(x) for x in entries],
+    }
+
+
+_umask_lock = threading.Lock()
+
+
+def _default_mode() -> int:
+    with _umask_lock:  # the umask can only be read by setting it
+        current = os.umask(0o022)
+        os.umask(current)
+    return 0o666 & ~current
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except FileNotFoundError:
+        mode = _default_mode()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def save_params(path: str | os.PathLike[str], params: Any) -> None:
+    """Write the parameter tree ``params`` to ``path`` as JSON (exact; atomic; see the
+    module docstring for the format). Unsupported leaves or entries raise ``TypeError``
+    before anything is written."""
+    doc = {"format": FORMAT, "version": VERSION, "params": _encode(params, "params")}
+    text = json.dumps(doc, allow_nan=False, indent=1) + "\n"
+    _atomic_write_text(Path(path), text)
+
+
+# ----------------------------------------------------------------------- loading
+def _fail(where: str, why: str) -> ParamsFormatError:
+    return ParamsFormatError(f"{where}: {why}")
+
+
+def _decode_matrix(node: dict[str, Any], where: str) -> Matrix[float]:
+    shape = node.get("shape")
+    if not (
+        isinstance(shape, list)
+        and len(shape) == 2
+        and all(type(s) is int and s >= 1 for s in shape)
+    ):
+        raise _fail(where, f"'shape' must be [m, n] with positive ints, got {shape!r}")
+    m, n = shape
+    hexes, values = node.get("hex"), node.get("values")
+    if not isinstance(hexes, list) or not isinstance(values, list):
+        raise _fail(where, "a matrix needs the lists 'hex' and 'values'")
+    if len(hexes) != m * n or len(values) != m * n:
+        raise _fail(
+            where,
+            f"the shape {m}×{n} needs {m * n} entries, got {len(hexes)} hex and "
+            f"{len(values)} values",
+        )
+    data: list[float] = []
+    for k, (h, v) in enumerate(zip(hexes, values, strict=True), start=1):
+        if not isinstance(h, str):
+            raise _fail(where, f"hex entry {k} is not a string: {h!r}")
+        try:
+            x = float.fromhex(h)
+        except (ValueError, OverflowError):
+            raise _fail(where, f"hex entry {k} is not a float in hex form: {h!r}") from None
+        if isinstance(v, bool) or not (
+            isinstance(v, (int, float)) or (isinstance(v, str) and v in _NONFINITE)
+        ):
+            raise _fail(where, f"value entry {k} is not a number: {v!r}")
+        try:
+            same = float(v).hex() == x.hex()
+        except OverflowError:
+            same = False
+        if not same:
+            raise _fail(where, f"entry {k} disagrees: hex {h} but value {v!r}")
+        data.append(x)
+    return Matrix.from_flat(m, n, data)
+
+
+def _decode(node: Any, where: str) -> Any:
+    if not isinstance(node, dict) or not isinstance(node.get("type"), str):
+        raise _fail(where, "expected a node {'type': ..., ...}")
+    kind = node["type"]
+    if kind == "none":
+        return None
+    if kind == "matrix":
+        return _decode_matrix(node, where)
+    items = node.get("items")
+    if kind in ("tuple", "list"):
+        if not isinstance(items, list):
+            raise _fail(where, f"a {kind} node needs a list 'items'")
+        children = [_decode(c, f"{where}[{k}]") for k, c in enumerate(items)]
+        return tuple(children) if kind == "tuple" else children
+    if kind == "dict":
+        if not isinstance(items, dict):
+            raise _fail(where, "a dict node needs an object 'items'")
+        return {k: _decode(c, f"{where}[{k!r}]") for k, c in sorted(items.items())}
+    raise _fail(where, f"unknown node type {kind!r}")
+
+
+def _check_like(got: Any, want: Any, where: str) -> None:
+    if want is None or got is None:
+        if want is not got:
+            raise _fail(where, f"expected {_kind(want)}, the file has {_kind(got)}")
+        return
+    if isinstance(want, (tuple, list)):
+        if not isinstance(got, (tuple, list)) or isinstance(got, tuple) != isinstance(want, tuple):
+            raise _fail(where, f"expected {_kind(want)}, the file has {_kind(got)}")
+        if len(got) != len(want):
+            raise _fail(where, f"expected {len(want)} items, the file has {len(got)}")
+        for k, (g, w) in enumerate(zip(got, want, strict=True)):
+            _check_like(g, w, f"{where}[{k}]")
+        return
+    if isinstance(want, dict):
+        if not isinstance(got, dict):
+            raise _fail(where, f"expected a dict, the file has {_kind(got)}")
+        if sorted(got) != sorted(want):
+            raise _fail(where, f"expected the keys {sorted(want)}, the file has {sorted(got)}")
+        for k in sorted(want):
+            _check_like(got[k], want[k], f"{where}[{k!r}]")
+        return
+    if not isinstance(got, Matrix):
+        raise _fail(where, f"expected a matrix, the file has {_kind(got)}")
+    w_shape = tuple(ops.concrete(want).shape)
+    if got.shape != w_shape:
+        raise _fail(
+            where,
+            f"expected a {fmt_shape((int(w_shape[0]), int(w_shape[1])))} matrix, the file "
+            f"has {fmt_shape(got.shape)}",
+        )
+
+
+def _kind(x: Any) -> str:
+    if x is None:
+        return "None"
+    if isinstance(x, (tuple, list, dict)):
+        return f"a {type(x).__name__}"
+    return "a matrix"
+
+
+def load_params(path: str | os.PathLike[str], like: Any = None) -> Any:
+    """The parameter tree saved in ``path`` by :func:`save_params` (floats bit-exact).
+
+    With ``like`` (e.g. ``model.init(rng)``), the file's structure and every matrix shape
+    must match it. Any problem with the file raises :class:`ParamsFormatError`; an
+    ``OSError`` (e.g. a missing file) propagates unchanged.
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ParamsFormatError(f"{os.fspath(path)}: not a JSON parameter file ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ParamsFormatError(
+            f"{os.fspath(path)}: not a refnn parameter file (expected \"format\": {FORMAT!r})"
+        )
+    version = doc.get("version")
+    if version != VERSION:
+        raise ParamsFormatError(
+            f"{os.fspath(path)}: format version {version!r} is not supported (this refnn "
+            f"reads version {VERSION})"
+        )
+    if "params" not in doc:
+        raise ParamsFormatError(f"{os.fspath(path)}: no 'params' entry")
+    params = _decode(doc["params"], "params")
+    if like is not None:
+        _check_like(params, like, "params")
+    return params

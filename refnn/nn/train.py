@@ -1,0 +1,204 @@
+"""Gradients with respect to a whole parameter tree, one training step, and ``fit``.
+
+* :func:`value_and_grad` (alias :func:`loss_and_grad`) differentiates
+  ``loss_fn(params, *batch)`` with respect to every leaf of ``params`` at once: the leaves
+  are passed to :func:`refnn.value_and_grad` as separate arguments (``argnums`` = all of
+  them) and the gradients are rebuilt into the parameters' structure.
+* :func:`make_step` returns ``step(params, opt_state, X, Y) -> (params, opt_state, loss)``
+  for a model, a loss and an optimiser: the building block of any training loop.
+* :func:`fit` runs epochs of (optionally shuffled, mini-batched) steps and stops with
+  :class:`~refnn.TrainingDiverged` when the loss stops being finite.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from refnn import autodiff, ops
+from refnn.errors import TrainingDiverged
+from refnn.matrix import Matrix
+from refnn.nn.layers import Layer
+from refnn.nn.optim import Optimizer, learning_rate_at
+from refnn.nn.tree import PyTree, tree_flatten, tree_unflatten
+
+__all__ = [
+    "fit",
+    "loss_and_grad",
+    "make_step",
+    "scalar",
+    "take_rows",
+    "value_and_grad",
+]
+
+Value = Any
+Loss = Callable[[Value, Value], Value]
+StepFn = Callable[[PyTree, Any, Value, Value], tuple[PyTree, Any, Any]]
+Callback = Callable[[int, Any, PyTree], Any]
+
+
+def value_and_grad(
+    loss_fn: Callable[..., Value],
+) -> Callable[..., tuple[Value, PyTree]]:
+    """``vg(params, *batch) -> (loss, grads)`` where ``grads`` has the structure of
+    ``params`` and holds ∂loss/∂leaf for every leaf. ``loss_fn(params, *batch)`` must
+    return a 1×1 matrix; ``batch`` arguments are constants (not differentiated)."""
+
+    def wrapped(params: PyTree, *batch: Any) -> tuple[Value, PyTree]:
+        leaves, treedef = tree_flatten(params)
+        n = len(leaves)
+        if n == 0:
+            raise ValueError("value_and_grad needs parameters with at least one matrix")
+
+        def flat(*args: Any) -> Value:
+            return loss_fn(tree_unflatten(treedef, args[:n]), *args[n:])
+
+        value, grads = autodiff.value_and_grad(flat, argnums=tuple(range(n)))(*leaves, *batch)
+        return value, tree_unflatten(treedef, list(grads))
+
+    return wrapped
+
+
+loss_and_grad = value_and_grad
+
+
+def scalar(value: Value) -> Any:
+    """The entry of a 1×1 result as a plain scalar (a ``float`` for float matrices; the
+    SymPy expression for symbolic ones)."""
+    v = ops.concrete(value)
+    if isinstance(v, Matrix):
+        return v.data[0]
+    item = getattr(v, "item", None)
+    if item is not None:
+        return item()
+    return v
+
+
+def _finite(x: Any) -> bool:
+    try:
+        return math.isfinite(x)
+    except TypeError:  # symbolic or exotic scalars: nothing to check
+        return True
+
+
+def _diverged(step: int, what: str, optimiser: Optimizer, epoch: int | None) -> TrainingDiverged:
+    where = f"step {step}" + (f" (epoch {epoch})" if epoch is not None else "")
+    lr = getattr(optimiser, "lr", None)
+    lr_txt = ""
+    if lr is not None:
+        lr_txt = f" (learning rate {learning_rate_at(lr, step - 1)!r})"
+    return TrainingDiverged(
+        f"training diverged: {what} at {where}; try a smaller learning "
+        f"rate{lr_txt}, or check the data for NaN/inf",
+        step,
+    )
+
+
+def make_step(model: Layer, loss: Loss, optimiser: Optimizer) -> StepFn:
+    """``step(params, opt_state, X, Y) -> (params, opt_state, loss_value)``: the loss of
+    ``model.apply(params, X)`` against ``Y``, its gradient, and one optimiser update.
+
+    ``loss_value`` (a plain scalar, see :func:`scalar`) is the loss *before* the update.
+    The step does not check for NaN (``fit`` does); an ``OverflowError`` from a float
+    kernel is left to the caller too.
+    """
+
+    def objective(params: PyTree, X: Value, Y: Value) -> Value:
+        return loss(model.apply(params, X), Y)
+
+    vg = value_and_grad(objective)
+    update = optimiser.update
+
+    def step(params: PyTree, opt_state: Any, X: Value, Y: Value) -> tuple[PyTree, Any, Any]:
+        value, grads = vg(params, X, Y)
+        new_params, new_state = update(grads, opt_state, params)
+        return new_params, new_state, scalar(value)
+
+    return step
+
+
+def take_rows(X: Value, rows: Sequence[int]) -> Value:
+    """The rows of X with the given **0-based** positions, in that order (a mini-batch).
+
+    Reference matrices are sliced directly; other backends' arrays must support indexing
+    by a list of row positions (``X[[3, 0, 7]]``, as NumPy and PyTorch arrays do).
+    """
+    if isinstance(X, Matrix):
+        n = X.shape[1]
+        d = X.data
+        data: list[Any] = []
+        for r in rows:
+            data.extend(d[r * n : r * n + n])
+        return Matrix.from_flat(len(rows), n, data)
+    return X[list(rows)]
+
+
+def fit(
+    model: Layer,
+    params: PyTree,
+    data: tuple[Value, Value],
+    loss: Loss,
+    optimiser: Optimizer,
+    *,
+    epochs: int = 1,
+    batch_size: int | None = None,
+    seed: int = 0,
+    shuffle: bool = True,
+    opt_state: Any = None,
+    callback: Callback | None = None,
+) -> tuple[PyTree, Any, list[Any]]:
+    """Train ``model`` from ``params`` on ``data = (X, Y)`` (one example per row); return
+    ``(params, opt_state, history)`` with ``history`` the loss of every step, in order.
+
+    * ``batch_size=None`` uses the whole data set in every step (one step per epoch).
+      Otherwise each epoch visits the rows in an order drawn from ``random.Random(seed)``
+      (one shuffle per epoch, the same sequence for the same seed; ``shuffle=False`` keeps
+      the data order) and takes consecutive batches of ``batch_size`` rows; the last batch
+      of an epoch may be smaller. Rows are gathered with :func:`take_rows`.
+    * ``opt_state`` resumes from an earlier state (default: ``optimiser.init(params)``).
+    * ``callback(step, loss_value, params)`` is called after every step (``step`` counts
+      from 1; ``params`` are the updated ones).
+    * A loss that is NaN or ±inf, or a float overflow inside the step, raises
+      :class:`~refnn.TrainingDiverged` naming the step (its ``.step``) before any
+      update with that loss is applied.
+    """
+    X, Y = data
+    m = int(ops.concrete(X).shape[0])
+    if int(ops.concrete(Y).shape[0]) != m:
+        raise ValueError(
+            f"X and Y need one row per example: {m} rows and {ops.concrete(Y).shape[0]} rows"
+        )
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
+    step_fn = make_step(model, loss, optimiser)
+    state = optimiser.init(params) if opt_state is None else opt_state
+    rng = random.Random(seed)
+    history: list[Any] = []
+    step = 0
+    for epoch in range(1, epochs + 1):
+        if batch_size is None or (batch_size >= m and not shuffle):
+            batches: list[tuple[Value, Value]] = [(X, Y)]
+        else:
+            order = list(range(m))
+            if shuffle:
+                rng.shuffle(order)
+            bs = m if batch_size is None else batch_size
+            batches = [
+                (take_rows(X, order[k : k + bs]), take_rows(Y, order[k : k + bs]))
+                for k in range(0, m, bs)
+            ]
+        for Xb, Yb in batches:
+            step += 1
+            try:
+                new_params, new_state, value = step_fn(params, state, Xb, Yb)
+            except OverflowError as exc:
+                raise _diverged(step, f"a float overflow ({exc})", optimiser, epoch) from exc
+            if not _finite(value):
+                raise _diverged(step, f"the loss is {value!r}", optimiser, epoch)
+            params, state = new_params, new_state
+            history.append(value)
+            if callback is not None:
+                callback(step, value, params)
+    return params, state, history
