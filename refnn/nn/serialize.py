@@ -40,7 +40,15 @@ from refnn import ops
 from refnn.errors import RefnnError
 from refnn.matrix import Matrix, fmt_shape
 
-__all__ = ["FORMAT", "VERSION", "ParamsFormatError", "load_params", "save_params"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "ParamsFormatError",
+    "decode_tree",
+    "encode_tree",
+    "load_params",
+    "save_params",
+]
 
 FORMAT = "refnn.nn.params"
 VERSION = 1
@@ -275,3 +283,18 @@ def load_params(path: str | os.PathLike[str], like: Any = None) -> Any:
     if like is not None:
         _check_like(params, like, "params")
     return params
+
+
+def encode_tree(tree: Any) -> dict[str, Any]:
+    """The JSON-ready form of a parameter tree, exactly as ``save_params`` stores it under
+    ``"params"`` (for embedding parameters in other files, such as checkpoints)."""
+    return _encode(tree, "params")
+
+
+def decode_tree(node: Any, like: Any = None) -> Any:
+    """Inverse of :func:`encode_tree` (floats bit-exact); with ``like``, structure and shapes
+    must match it. Problems raise :class:`ParamsFormatError`."""
+    tree = _decode(node, "params")
+    if like is not None:
+        _check_like(tree, like, "params")
+    return tree
