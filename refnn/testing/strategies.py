@@ -107,3 +107,54 @@ def matmul_pairs(
     return dims.flatmap(
         lambda d: st.tuples(_fixed(d[0], d[1], elements), _fixed(d[1], d[2], elements))
     )
+
+
+# ------------------------------------------------------------------ inputs of a registry op
+def _domain_floats(domain: Any) -> st.SearchStrategy[float]:
+    """Doubles in ``[domain.lo, domain.hi]`` at least ``domain.margin`` away from each kink in
+    ``domain.avoid`` (draws that fall too close are pushed out of the window, then checked).
+    Like :func:`finite_floats`, magnitudes below ``1e-100`` become ``0.0`` (no underflow)."""
+    lo, hi, avoid, margin = domain.lo, domain.hi, domain.avoid, domain.margin
+
+    def push(x: float) -> float:
+        if abs(x) < 1e-100:
+            x = 0.0
+        for a in avoid:
+            if abs(x - a) < margin:
+                x = a + margin if x >= a else a - margin
+        return x
+
+    base = st.floats(min_value=lo, max_value=hi, allow_nan=False, allow_infinity=False)
+    return base.map(push).filter(domain.contains)
+
+
+def _domain_matrix(m: int, n: int, domain: Any) -> st.SearchStrategy[Matrix[float]]:
+    def build(xs: list[float]) -> Matrix[float]:
+        return Matrix.from_flat(m, n, xs)
+
+    return st.lists(_domain_floats(domain), min_size=m * n, max_size=m * n).map(build)
+
+
+def op_inputs(
+    spec: Any, max_dim: int = 3
+) -> st.SearchStrategy[tuple[tuple[Matrix[float], ...], tuple[Any, ...]]]:
+    """``(inputs, params)`` for the registry op ``spec`` (an :class:`~refnn.ops.OpSpec`):
+    a case drawn from ``spec.cases(max_dim)`` (input shapes up to ``max_dim×max_dim`` and a
+    parameter value class), and one float Matrix per input, with entries drawn from that
+    argument's :class:`~refnn.ops.InputDomain` (inside ``[lo, hi]``, away from the kinks;
+    ``0.0`` or at least ``1e-100`` in magnitude).
+
+    Call the op as ``refnn.ops.apply(spec, inputs, params)``."""
+    cases = list(spec.cases(max_dim))
+    if not cases:
+        raise ValueError(f"op {spec.name!r} lists no cases up to {max_dim}×{max_dim}")
+
+    def draw(case: tuple[tuple[Shape, ...], tuple[Any, ...]]) -> st.SearchStrategy[Any]:
+        shapes, params = case
+        mats = [_domain_matrix(m, n, d) for (m, n), d in zip(shapes, spec.domains, strict=True)]
+        return st.tuples(st.tuples(*mats), st.just(params))
+
+    return st.sampled_from(cases).flatmap(draw)
+
+
+__all__ += ["op_inputs"]
