@@ -1,0 +1,338 @@
+"""The NumPy backend (extra ``numpy``): float64 values wrapped in :class:`NumpyMatrix`.
+
+``NumpyMatrix`` is an immutable wrapper around a read-only 2-D float64 ``ndarray`` (so op
+dispatch by type is unambiguous: a raw ``ndarray`` is not a refnn value). It has ``.shape``
+and the operators of :class:`~refnn.Matrix` (``+ - @ .T .hadamard``, scalar ``*``), each a
+registry op. ``.array`` gives the (read-only) ndarray.
+
+Numerics follow the reference where that is cheap: ``sigmoid`` and ``softplus`` in their
+stable forms, ``softmax_rows``/``log_softmax_rows`` shifted by the row maximum, and the
+same :class:`~refnn.DomainError` for ``log`` of a non-positive entry, ``sqrt`` of a negative
+one, division by a zero entry, ``pow`` of a negative entry to a non-integer power or of
+zero to a negative one, and ``OverflowError`` for ``exp`` of an entry above ~709.78.
+Reductions use NumPy's pairwise summation and BLAS, both within the reference bound
+``γₙ · Σ|terms|``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from refnn.backends._values import OpsOperators
+from refnn.errors import DomainError
+from refnn.matrix import Matrix
+
+__all__ = ["KERNELS", "NumpyBackend", "NumpyMatrix", "backend", "kernels"]
+
+Array = npt.NDArray[np.float64]
+
+
+class NumpyMatrix(OpsOperators):
+    """An immutable float64 matrix held by NumPy."""
+
+    __slots__ = ("_a",)
+
+    _a: Array
+
+    def __init__(self, data: Any) -> None:
+        a = np.array(data, dtype=np.float64)
+        if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] < 1:
+            raise ValueError(f"a NumpyMatrix is 2-D with m, n ≥ 1, got shape {a.shape}")
+        a.flags.writeable = False
+        object.__setattr__(self, "_a", a)
+
+    @classmethod
+    def _wrap(cls, a: Any) -> NumpyMatrix:
+        """Internal fast path: ``a`` is a fresh float64 2-D array nobody else holds."""
+        self = object.__new__(cls)
+        arr = np.asarray(a, dtype=np.float64)
+        if arr.flags.writeable and arr.base is None:
+            arr.flags.writeable = False
+        elif arr.flags.writeable:
+            arr = arr.copy()
+            arr.flags.writeable = False
+        object.__setattr__(self, "_a", arr)
+        return self
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"NumpyMatrix is immutable: cannot set attribute {name!r}")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(m, n)``."""
+        m, n = self._a.shape
+        return (int(m), int(n))
+
+    @property
+    def array(self) -> Array:
+        """The entries as a read-only float64 ndarray."""
+        return self._a
+
+    def __repr__(self) -> str:
+        return f"NumpyMatrix({self._a.tolist()!r})"
+
+    def __str__(self) -> str:
+        return str(Matrix(self._a.tolist()))
+
+
+def _a(x: NumpyMatrix) -> Array:
+    return x._a
+
+
+def _w(a: Any) -> NumpyMatrix:
+    return NumpyMatrix._wrap(a)
+
+
+def _num(p: Any) -> Any:
+    """A parameter as NumPy sees it: ints stay ints, the rest become the nearest double."""
+    if type(p) is int:
+        return p
+    if isinstance(p, Fraction) and p.denominator == 1:
+        return int(p)
+    return float(p)
+
+
+# ---------------------------------------------------------------------- kernels
+def _add(A: NumpyMatrix, B: NumpyMatrix) -> NumpyMatrix:
+    return _w(_a(A) + _a(B))
+
+
+def _sub(A: NumpyMatrix, B: NumpyMatrix) -> NumpyMatrix:
+    return _w(_a(A) - _a(B))
+
+
+def _neg(A: NumpyMatrix) -> NumpyMatrix:
+    return _w(-_a(A))
+
+
+def _hadamard(A: NumpyMatrix, B: NumpyMatrix) -> NumpyMatrix:
+    return _w(_a(A) * _a(B))
+
+
+def _scale(A: NumpyMatrix, c: Any) -> NumpyMatrix:
+    return _w(float(_num(c)) * _a(A))
+
+
+def _add_scalar(A: NumpyMatrix, c: Any) -> NumpyMatrix:
+    return _w(_a(A) + float(_num(c)))
+
+
+def _div(A: NumpyMatrix, B: NumpyMatrix) -> NumpyMatrix:
+    b = _a(B)
+    if (b == 0).any():
+        raise DomainError("element-wise division by a zero entry")
+    return _w(_a(A) / b)
+
+
+def _matmul(A: NumpyMatrix, B: NumpyMatrix) -> NumpyMatrix:
+    return _w(_a(A) @ _a(B))
+
+
+def _transpose(A: NumpyMatrix) -> NumpyMatrix:
+    return _w(np.ascontiguousarray(_a(A).T))
+
+
+def _broadcast(A: NumpyMatrix, m: int, n: int) -> NumpyMatrix:
+    return _w(np.broadcast_to(_a(A), (m, n)).copy())
+
+
+def _add_row(A: NumpyMatrix, b: NumpyMatrix) -> NumpyMatrix:
+    return _w(_a(A) + _a(b))
+
+
+def _concat_cols(A: NumpyMatrix, B: NumpyMatrix) -> NumpyMatrix:
+    return _w(np.concatenate((_a(A), _a(B)), axis=1))
+
+
+def _slice_cols(A: NumpyMatrix, j1: int, j2: int) -> NumpyMatrix:
+    return _w(_a(A)[:, j1 - 1 : j2].copy())
+
+
+def _sum(A: NumpyMatrix) -> NumpyMatrix:
+    return _w(np.sum(_a(A)).reshape(1, 1))
+
+
+def _sum_rows(A: NumpyMatrix) -> NumpyMatrix:
+    return _w(np.sum(_a(A), axis=0, keepdims=True))
+
+
+def _sum_cols(A: NumpyMatrix) -> NumpyMatrix:
+    return _w(np.sum(_a(A), axis=1, keepdims=True))
+
+
+def _mean(A: NumpyMatrix) -> NumpyMatrix:
+    a = _a(A)
+    return _w((np.sum(a) / a.size).reshape(1, 1))
+
+
+def _exp(A: NumpyMatrix) -> NumpyMatrix:
+    a = _a(A)
+    with np.errstate(over="ignore"):
+        y = np.exp(a)
+    if np.isinf(y).any() and not np.isinf(a[np.isinf(y)]).all():
+        raise OverflowError("exp overflows for an entry above ~709.78")
+    return _w(y)
+
+
+def _log(A: NumpyMatrix) -> NumpyMatrix:
+    a = _a(A)
+    if (a <= 0).any():
+        raise DomainError(f"log needs positive entries, got {a[a <= 0].flat[0]!r}")
+    return _w(np.log(a))
+
+
+def _sqrt(A: NumpyMatrix) -> NumpyMatrix:
+    a = _a(A)
+    if (a < 0).any():
+        raise DomainError(f"sqrt needs non-negative entries, got {a[a < 0].flat[0]!r}")
+    return _w(np.sqrt(a))
+
+
+def _pow(A: NumpyMatrix, p: Any) -> NumpyMatrix:
+    a, q = _a(A), _num(p)
+    if q != int(q) and (a < 0).any():
+        raise DomainError(f"pow of a negative entry to a non-integer power {p!r}")
+    if q < 0 and (a == 0).any():
+        raise DomainError(f"pow of a zero entry to a negative power {p!r}")
+    if type(q) is int:
+        return _w(np.power(a, float(q)))
+    return _w(np.power(a, q))
+
+
+def _square(A: NumpyMatrix) -> NumpyMatrix:
+    a = _a(A)
+    return _w(a * a)
+
+
+def _tanh(A: NumpyMatrix) -> NumpyMatrix:
+    return _w(np.tanh(_a(A)))
+
+
+def _sigmoid(A: NumpyMatrix) -> NumpyMatrix:
+    a = _a(A)
+    e = np.exp(-np.abs(a))  # ≤ 1: never overflows
+    return _w(np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e)))
+
+
+def _softplus(A: NumpyMatrix) -> NumpyMatrix:
+    a = _a(A)
+    return _w(np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a))))
+
+
+def _sin(A: NumpyMatrix) -> NumpyMatrix:
+    return _w(np.sin(_a(A)))
+
+
+def _cos(A: NumpyMatrix) -> NumpyMatrix:
+    return _w(np.cos(_a(A)))
+
+
+def _step(A: NumpyMatrix) -> NumpyMatrix:
+    return _w((_a(A) > 0).astype(np.float64))
+
+
+def _relu(A: NumpyMatrix) -> NumpyMatrix:
+    a = _a(A)
+    return _w(np.where(a > 0, a, 0.0))
+
+
+def _leaky_relu(A: NumpyMatrix, slope: Any) -> NumpyMatrix:
+    a = _a(A)
+    return _w(np.where(a > 0, a, float(_num(slope)) * a))
+
+
+def _clip(A: NumpyMatrix, lo: Any, hi: Any) -> NumpyMatrix:
+    if not lo <= hi:
+        raise DomainError(f"clip needs lo ≤ hi, got lo={lo!r}, hi={hi!r}")
+    return _w(np.minimum(np.maximum(_a(A), float(_num(lo))), float(_num(hi))))
+
+
+def _softmax_rows(A: NumpyMatrix) -> NumpyMatrix:
+    a = _a(A)
+    e = np.exp(a - a.max(axis=1, keepdims=True))
+    return _w(e / e.sum(axis=1, keepdims=True))
+
+
+def _log_softmax_rows(A: NumpyMatrix) -> NumpyMatrix:
+    a = _a(A)
+    shifted = a - a.max(axis=1, keepdims=True)
+    return _w(shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)))
+
+
+#: op name → NumPy forward kernel, for every registry op.
+KERNELS: Mapping[str, Callable[..., Any]] = {
+    "add": _add,
+    "sub": _sub,
+    "neg": _neg,
+    "hadamard": _hadamard,
+    "scale": _scale,
+    "add_scalar": _add_scalar,
+    "div": _div,
+    "matmul": _matmul,
+    "transpose": _transpose,
+    "broadcast": _broadcast,
+    "add_row": _add_row,
+    "concat_cols": _concat_cols,
+    "slice_cols": _slice_cols,
+    "sum": _sum,
+    "sum_rows": _sum_rows,
+    "sum_cols": _sum_cols,
+    "mean": _mean,
+    "exp": _exp,
+    "log": _log,
+    "sqrt": _sqrt,
+    "pow": _pow,
+    "square": _square,
+    "tanh": _tanh,
+    "sigmoid": _sigmoid,
+    "softplus": _softplus,
+    "sin": _sin,
+    "cos": _cos,
+    "step": _step,
+    "relu": _relu,
+    "leaky_relu": _leaky_relu,
+    "clip": _clip,
+    "softmax_rows": _softmax_rows,
+    "log_softmax_rows": _log_softmax_rows,
+}
+kernels = KERNELS
+
+
+class NumpyBackend:
+    """The NumPy backend: values are :class:`NumpyMatrix`, kernels are :data:`kernels`.
+
+    Subclass it (or pass ``kernels=``) to build a variant, e.g. a deliberately broken one.
+    """
+
+    array_type: type = NumpyMatrix
+
+    def __init__(
+        self, name: str = "numpy", kernels: Mapping[str, Callable[..., Any]] | None = None
+    ) -> None:
+        self.name = name
+        self.kernels: Mapping[str, Callable[..., Any]] = dict(
+            KERNELS if kernels is None else kernels
+        )
+
+    def from_matrix(self, A: Matrix[Any]) -> NumpyMatrix:
+        """A reference matrix (any numeric domain) as a float64 :class:`NumpyMatrix`."""
+        return NumpyMatrix([[float(x) for x in row] for row in A.rows()])
+
+    def to_matrix(self, a: Any) -> Matrix[float]:
+        """A :class:`NumpyMatrix` as a float reference :class:`~refnn.Matrix`."""
+        if not isinstance(a, NumpyMatrix):
+            raise TypeError(f"expected a NumpyMatrix, got {type(a).__name__}")
+        m, n = a.shape
+        return Matrix.from_flat(m, n, [float(x) for x in a.array.ravel()])
+
+    def __repr__(self) -> str:
+        return f"<refnn backend {self.name}>"
+
+
+#: The NumPy backend instance (``refnn.backends.load("refnn.backends.numpy:backend")``).
+backend = NumpyBackend()

@@ -1,0 +1,7 @@
+"""``python -m refnn.conformance conform BACKEND …`` / ``… vectors export DIR``."""
+
+import sys
+
+from refnn.conformance.cli import main
+
+sys.exit(main())
