@@ -18,8 +18,14 @@ Checking results against a reference, with a tolerance that follows the op's err
   the exact γₙ·Σ|terms| bounds of refnn's float reductions, for ``abs_bound=``
 * :func:`exact` — any real number (float, Fraction, SymPy, mpmath) as an exact ``Fraction``
 
-``assert_close`` works without Hypothesis; the strategies need it (the ``test`` extra) and
-raise an ``ImportError`` saying so when it is missing.
+Checking gradients numerically:
+
+* :func:`check_grad` ``(f, *args, eps=None, rtol=1e-6, atol=1e-8)`` — ``refnn.grad`` against
+  central finite differences for every entry of every argument (see
+  :mod:`refnn.testing.gradcheck` for its accuracy); returns the largest relative error
+
+``assert_close`` and ``check_grad`` work without Hypothesis; the strategies need it (the
+``test`` extra) and raise an ``ImportError`` saying so when it is missing.
 
 Usage::
 
@@ -64,6 +70,7 @@ else:
 
 __all__ = [
     "assert_close",
+    "check_grad",
     "exact",
     "finite_floats",
     "matmul_bound",
