@@ -164,5 +164,10 @@ def load(spec: str | Any) -> Any:
         except AttributeError:
             raise ValueError(f"module {module_name!r} has no attribute {attr!r}") from None
     if not hasattr(obj, "kernels") and callable(obj):
-        obj = obj()
+        try:
+            obj = obj()
+        except TypeError as err:
+            raise TypeError(
+                f"{spec!r} is not a refnn backend nor a zero-argument factory of one: {err}"
+            ) from None
     return register(obj)
