@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import settings
+# Test workers share two cores: multi-threaded BLAS inside each of them oversubscribes the
+# machine and makes NumPy's small products hundreds of times slower. Set before any import
+# of NumPy (a user's explicit setting wins).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+from hypothesis import settings  # noqa: E402
 
 settings.register_profile("default", max_examples=25, deadline=None)
 settings.register_profile("thorough", max_examples=500, deadline=None)

@@ -409,13 +409,16 @@ def reconstruct(
         while step < cfg.steps:
             if cfg.batch_size is not None and cfg.batch_size < n_train:
                 rows = batch_rng.sample(range(n_train), cfg.batch_size)
-                Xb, Yb = nn.take_rows(Xd, rows), nn.take_rows(Yd, rows)
+                Xb = to_backend(nn.take_rows(X, rows))
+                Yb = to_backend(nn.take_rows(Y, rows))
             else:
                 Xb, Yb = Xd, Yd
             try:
                 new_params, new_state, loss = step_fn(params, state, Xb, Yb)
             except OverflowError as exc:
                 raise _diverged(step + 1, f"a float overflow ({exc})") from exc
+            if not isinstance(loss, (int, float)):  # a backend's 1×1 value
+                loss = float(to_matrix(loss).data[0])
             if not math.isfinite(loss):
                 raise _diverged(step + 1, f"the loss is {loss!r}")
             params, state = new_params, new_state
