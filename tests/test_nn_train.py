@@ -173,3 +173,27 @@ def test_fit_checks_its_arguments() -> None:
     with pytest.raises(ValueError, match="batch_size"):
         nn.fit(model, params, (Matrix([[1.0]]), Matrix([[1.0]])), nn.mse, nn.SGD(0.1),
                batch_size=0)
+
+
+def test_training_runs_unchanged_on_the_numpy_backend() -> None:
+    pytest.importorskip("numpy")
+    from refnn import backends
+
+    np_backend = backends.load("numpy")
+    X, Y = blobs(12, 5)
+    model = nn.mlp([2, 3, 1], "tanh")
+    params = model.init(random.Random(0))
+    kw: dict[str, Any] = {"epochs": 3, "batch_size": 5, "seed": 4}
+    ref_params, _, ref_hist = nn.fit(model, params, (X, Y), nn.mse, nn.Adam(0.05), **kw)
+    to_np = np_backend.from_matrix
+    np_params, _, np_hist = nn.fit(
+        model, nn.tree_map(to_np, params), (to_np(X), to_np(Y)), nn.mse, nn.Adam(0.05), **kw
+    )
+    assert all(isinstance(v, float) for v in np_hist)
+    assert np_hist == pytest.approx(ref_hist, rel=1e-12)
+    for a, b in zip(nn.tree_leaves(ref_params), nn.tree_leaves(np_params), strict=True):
+        assert a.allclose(np_backend.to_matrix(b), rtol=1e-10, atol=1e-14)
+    with pytest.raises(TrainingDiverged):
+        bad = to_np(Matrix([[math.nan], [1.0]]))
+        nn.fit(nn.Dense(1, 1), nn.tree_map(to_np, nn.Dense(1, 1).init(random.Random(0))),
+               (bad, to_np(Matrix([[1.0], [2.0]]))), nn.mse, nn.SGD(0.1))

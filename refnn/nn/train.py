@@ -66,14 +66,21 @@ loss_and_grad = value_and_grad
 
 def scalar(value: Value) -> Any:
     """The entry of a 1×1 result as a plain scalar (a ``float`` for float matrices; the
-    SymPy expression for symbolic ones)."""
+    SymPy expression for symbolic ones). Backend values are read duck-typed: ``.item()``,
+    or ``.item()`` of their ``.array`` / ``.tensor``, or ``float(value)``."""
     v = ops.concrete(value)
     if isinstance(v, Matrix):
         return v.data[0]
-    item = getattr(v, "item", None)
-    if item is not None:
-        return item()
-    return v
+    for holder in (v, getattr(v, "array", None), getattr(v, "tensor", None)):
+        item = getattr(holder, "item", None)
+        if callable(item):
+            return item()
+    try:
+        return float(v)
+    except TypeError:
+        raise TypeError(
+            f"cannot read a scalar out of a {type(v).__name__}: give it an item() method"
+        ) from None
 
 
 def _finite(x: Any) -> bool:
@@ -122,8 +129,10 @@ def make_step(model: Layer, loss: Loss, optimiser: Optimizer) -> StepFn:
 def take_rows(X: Value, rows: Sequence[int]) -> Value:
     """The rows of X with the given **0-based** positions, in that order (a mini-batch).
 
-    Reference matrices are sliced directly; other backends' arrays must support indexing
-    by a list of row positions (``X[[3, 0, 7]]``, as NumPy and PyTorch arrays do).
+    Reference matrices are sliced directly. Other backends' values are indexed by the list
+    of positions, duck-typed: ``X[rows]`` if the value supports it, else the value's
+    ``.array`` (NumPy backend) or ``.tensor`` (PyTorch backend) is indexed and wrapped
+    again with ``type(X)(...)``.
     """
     if isinstance(X, Matrix):
         n = X.shape[1]
@@ -132,7 +141,17 @@ def take_rows(X: Value, rows: Sequence[int]) -> Value:
         for r in rows:
             data.extend(d[r * n : r * n + n])
         return Matrix.from_flat(len(rows), n, data)
-    return X[list(rows)]
+    idx = list(rows)
+    if hasattr(type(X), "__getitem__"):
+        return X[idx]
+    for attr in ("array", "tensor"):
+        inner = getattr(X, attr, None)
+        if inner is not None:
+            return type(X)(inner[idx])
+    raise TypeError(
+        f"cannot take rows of a {type(X).__name__} for mini-batches; use batch_size=None "
+        f"or reference matrices"
+    )
 
 
 def fit(
