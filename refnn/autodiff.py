@@ -162,9 +162,11 @@ def _filled_like(x: Any, value: int) -> Any:
     """A constant matrix of ``value`` with x's shape and domain (on x's backend)."""
     c = ops.concrete(x)
     if isinstance(c, Matrix):
+        # Built in x's own domain, so that constants met later in the backward pass (the
+        # 1/mn of mean, a Fraction scale) stay exact for Fraction and SymPy values.
         m, n = c.shape
         v: Any = float(value) if c.domain is scalars.FLOAT else value
-        return Matrix.full(m, n, v)
+        return Matrix._new(m, n, (v,) * (m * n), c.domain)
     zero = ops.scale(0, c)
     return zero if value == 0 else ops.add_scalar(zero, value)
 
