@@ -11,13 +11,13 @@ An image is an :class:`Image`: a tuple of 1 (grayscale) or 3 (RGB) ``height×wid
 * :func:`mse`, :func:`psnr`, :func:`ssim` — quality metrics.
 * :func:`comparison_image`, :func:`curve_image` — the pictures ``refnn reconstruct`` shows.
 * :func:`atomic_write_bytes`, :func:`atomic_write_text` — all-or-nothing file writes,
-  for any part of refnn (they live in :mod:`refnn.image.atomic`, standard library only).
+  for any part of refnn (they live in :mod:`refnn.atomic`, standard library only).
 
 Pillow (``pip install "refnn[image]"``) is imported only by the functions that decode,
 encode or draw; importing this package does not need it.
 """
 
-from refnn.image.atomic import atomic_write_bytes, atomic_write_text
+from refnn.atomic import atomic_write_bytes, atomic_write_text
 from refnn.image.core import Image, ImageLike, as_image
 from refnn.image.errors import ImageError, MissingPillowError
 from refnn.image.grid import (

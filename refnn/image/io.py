@@ -45,8 +45,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from refnn import scalars
+from refnn.atomic import atomic_write_bytes
 from refnn.image._pil import pil_image
-from refnn.image.atomic import atomic_write_bytes
 from refnn.image.core import Image, ImageLike, as_image
 from refnn.image.errors import ImageError
 from refnn.image.spiral import spiral

@@ -31,12 +31,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
 from refnn import ops
+from refnn.atomic import atomic_write_text
 from refnn.errors import RefnnError
 from refnn.matrix import Matrix, fmt_shape
 
@@ -109,44 +108,13 @@ def _encode(tree: Any, where: str) -> dict[str, Any]:
     }
 
 
-_umask_lock = threading.Lock()
-
-
-def _default_mode() -> int:
-    with _umask_lock:  # the umask can only be read by setting it
-        current = os.umask(0o022)
-        os.umask(current)
-    return 0o666 & ~current
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    try:
-        mode = os.stat(path).st_mode & 0o777
-    except FileNotFoundError:
-        mode = _default_mode()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def save_params(path: str | os.PathLike[str], params: Any) -> None:
     """Write the parameter tree ``params`` to ``path`` as JSON (exact; atomic; see the
     module docstring for the format). Unsupported leaves or entries raise ``TypeError``
     before anything is written."""
     doc = {"format": FORMAT, "version": VERSION, "params": _encode(params, "params")}
     text = json.dumps(doc, allow_nan=False, indent=1) + "\n"
-    _atomic_write_text(Path(path), text)
+    atomic_write_text(Path(path), text)
 
 
 # ----------------------------------------------------------------------- loading
