@@ -37,6 +37,7 @@ from refnn.errors import ShapeError
 from refnn.matrix import Matrix, fmt_shape
 from refnn.ops import _defs as ops
 from refnn.ops._core import OpSpec, apply
+from refnn.ops.operators import OpsOperators
 
 __all__ = ["Tracer", "grad", "value_and_grad", "vjp"]
 
@@ -61,7 +62,7 @@ class _Node:
     parents: tuple[Tracer | None, ...]
 
 
-class Tracer:
+class Tracer(OpsOperators):
     """A value being differentiated: the wrapped value plus the op that made it.
 
     Supports the same operators as :class:`~refnn.Matrix`, and ``.shape``. Users see tracers
@@ -96,50 +97,6 @@ class Tracer:
         )
         out = apply(spec, values, params)
         return Tracer(out, trace, _Node(spec, values, params, parents))
-
-    # ----------------------------------------------------------------- operators
-    def __add__(self, other: Any) -> Any:
-        return ops.add(self, other)
-
-    def __radd__(self, other: Any) -> Any:
-        return ops.add(other, self)
-
-    def __sub__(self, other: Any) -> Any:
-        return ops.sub(self, other)
-
-    def __rsub__(self, other: Any) -> Any:
-        return ops.sub(other, self)
-
-    def __neg__(self) -> Any:
-        return ops.neg(self)
-
-    def __matmul__(self, other: Any) -> Any:
-        return ops.matmul(self, other)
-
-    def __rmatmul__(self, other: Any) -> Any:
-        return ops.matmul(other, self)
-
-    def hadamard(self, other: Any) -> Any:
-        """The Hadamard product self ⊙ other."""
-        return ops.hadamard(self, other)
-
-    def __rhadamard__(self, other: Any) -> Any:
-        return ops.hadamard(other, self)
-
-    def __mul__(self, other: Any) -> Any:
-        if isinstance(other, (Matrix, Tracer)) or hasattr(other, "shape"):
-            raise TypeError(
-                "`*` between two matrices is ambiguous: use A.hadamard(B) for the "
-                "element-wise product A ⊙ B, or A @ B for the matrix product"
-            )
-        return ops.scale(other, self)
-
-    __rmul__ = __mul__
-
-    @property
-    def T(self) -> Any:
-        """The transpose."""
-        return ops.transpose(self)
 
     def __bool__(self) -> NoReturn:
         raise TypeError("the truth value of a traced matrix is ambiguous")

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from refnn.backends._values import OpsOperators
 from refnn.errors import DomainError
 from refnn.matrix import Matrix
+from refnn.ops.operators import OpsOperators
 
 __all__ = ["KERNELS", "NumpyBackend", "NumpyMatrix", "backend", "kernels"]
 

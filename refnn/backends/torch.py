@@ -24,9 +24,9 @@ from typing import Any
 
 import torch
 
-from refnn.backends._values import OpsOperators
 from refnn.errors import DomainError
 from refnn.matrix import Matrix
+from refnn.ops.operators import OpsOperators
 
 __all__ = ["KERNELS", "VJPS", "TorchBackend", "TorchMatrix", "backend"]
 

@@ -1,13 +1,15 @@
-"""The operators every backend value shares: they call ``refnn.ops``, so code written with
-``A @ B + C``, ``A.hadamard(B)``, ``A.T`` and ``c * A`` reads (and differentiates) the same on
-every backend as on a reference :class:`~refnn.Matrix`."""
+"""The operators every non-Matrix value shares (autodiff tracers, backend arrays): each is one
+``refnn.ops`` call, so code written with ``A @ B + C``, ``A.hadamard(B)``, ``A.T`` and
+``c * A`` reads — and differentiates — the same everywhere as on a reference
+:class:`~refnn.Matrix`. Reflected forms (``Matrix @ tracer``, ``A.hadamard(tracer)``) are
+here too, because ``Matrix`` returns ``NotImplemented`` for values it does not own."""
 
 from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from refnn import ops
 from refnn.matrix import _is_scalar
+from refnn.ops import _defs as ops
 
 
 class OpsOperators:
@@ -18,8 +20,14 @@ class OpsOperators:
     def __add__(self, other: Any) -> Any:
         return ops.add(self, other)
 
+    def __radd__(self, other: Any) -> Any:
+        return ops.add(other, self)
+
     def __sub__(self, other: Any) -> Any:
         return ops.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Any:
+        return ops.sub(other, self)
 
     def __neg__(self) -> Any:
         return ops.neg(self)
@@ -27,9 +35,15 @@ class OpsOperators:
     def __matmul__(self, other: Any) -> Any:
         return ops.matmul(self, other)
 
+    def __rmatmul__(self, other: Any) -> Any:
+        return ops.matmul(other, self)
+
     def hadamard(self, other: Any) -> Any:
         """The Hadamard (element-wise) product self ⊙ other."""
         return ops.hadamard(self, other)
+
+    def __rhadamard__(self, other: Any) -> Any:
+        return ops.hadamard(other, self)
 
     def __mul__(self, other: Any) -> Any:
         if hasattr(other, "shape"):
@@ -52,4 +66,6 @@ class OpsOperators:
         raise TypeError("the truth value of a matrix is ambiguous")
 
     def __iter__(self) -> NoReturn:
-        raise TypeError("a backend matrix is not iterable; convert it with backend.to_matrix")
+        raise TypeError(
+            "a matrix value is not iterable (is it rows or entries?); convert it to a Matrix first"
+        )
