@@ -149,7 +149,11 @@ def _backward(out: Tracer, seed: Any) -> dict[int, Any]:
         if node is None:
             leaves[id(t)] = g
             continue
-        cts = node.spec.vjp(g, t._value, node.inputs, node.params)
+        if node.spec.vjp_selective:
+            needs = tuple(p is not None for p in node.parents)
+            cts = node.spec.vjp(g, t._value, node.inputs, node.params, needs)  # type: ignore[call-arg]
+        else:
+            cts = node.spec.vjp(g, t._value, node.inputs, node.params)
         for parent, ct in zip(node.parents, cts, strict=True):
             if parent is None:
                 continue

@@ -78,7 +78,8 @@ class OpSpec:
     and the vector exporter need to know about it.
 
     Calling convention of ``forward`` (the reference kernel, on Matrices), and of every
-    backend kernel: ``forward(*inputs, *params)``. ``vjp(g, y, inputs, params)`` returns
+    backend kernel: ``forward(*inputs, *params)``. ``vjp(g, y, inputs, params, needs=None)``
+    returns
     one cotangent per matrix input, written with ``refnn.ops`` calls only, so it runs on
     any backend and can itself be differentiated. ``spec(*sympy_matrices, *params)`` is
     the op's meaning as a SymPy formula, written independently of ``forward``.
@@ -97,6 +98,10 @@ class OpSpec:
     smooth: bool = True
     scalar_first: bool = False
     doc: str = field(default="", repr=False)
+    #: Whether ``vjp`` accepts ``needs`` (a tuple of bools, one per input) and may return
+    #: ``None`` for inputs that are not needed, skipping their work (``matmul`` does: the
+    #: cotangent of a data matrix X in ``X @ W`` is never computed during training).
+    vjp_selective: bool = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return _public[self.name](*args, **kwargs)
@@ -164,6 +169,7 @@ def defop(
     params: tuple[str, ...] = (),
     smooth: bool = True,
     scalar_first: bool = False,
+    vjp_selective: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the decorated reference kernel as an op and return its public function.
 
@@ -190,6 +196,7 @@ def defop(
             smooth=smooth,
             scalar_first=scalar_first,
             doc=forward.__doc__ or "",
+            vjp_selective=vjp_selective,
         )
         n_args = arity + len(params)
 

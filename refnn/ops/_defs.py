@@ -236,14 +236,16 @@ def _matmul_cases(k: int) -> Iterator[Case]:
 
 
 def _matmul_vjp(
-    g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]
+    g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...],
+    needs: tuple[bool, ...] = (True, True),
 ) -> tuple[Value, ...]:
     A, B = xs
-    return (matmul(g, transpose(B)), matmul(transpose(A), g))
+    return (matmul(g, transpose(B)) if needs[0] else None,
+            matmul(transpose(A), g) if needs[1] else None)
 
 
 @defop(arity=2, shape=_matmul_shape, vjp=_matmul_vjp, spec=lambda A, B: A * B,
-       bound=_RED, cases=_matmul_cases)
+       bound=_RED, cases=_matmul_cases, vjp_selective=True)
 def matmul(A: Mat, B: Mat) -> Mat:
     """AB: (AB)₍ᵢ,ⱼ₎ = Σₖ A₍ᵢ,ₖ₎B₍ₖ,ⱼ₎; float bound |error| ≤ γₖ · Σₖ |A₍ᵢ,ₖ₎B₍ₖ,ⱼ₎|."""
     return A @ B
