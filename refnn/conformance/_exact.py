@@ -150,18 +150,6 @@ def abs_jacobian_apply(
     ]
 
 
-#: Ops whose entries are not sums but depend on one through a function: the absolute
-#: effect of a relative error γₙ in the internal sum. log_softmax's entries are
-#: x − M − log(Σ e^{x−M}): a relative error ε in the sum shifts every entry by ≈ ε.
-_NORMALISER_EFFECT: dict[str, Callable[[Matrix[Any]], list[Any]]] = {
-    "log_softmax_rows": lambda y: [mpmath.mpf(1)] * y.size,
-}
-
-
-def _no_effect(y: Matrix[Any]) -> list[Any]:
-    return [0] * y.size
-
-
 def forward_scale_and_allowance(
     spec: OpSpec,
     xs_mp: tuple[Matrix[Any], ...],
@@ -182,7 +170,9 @@ def forward_scale_and_allowance(
             rows = jacobian_rows(spec, xs_mp, y_mp, fparams)
         n_terms = builtin_sum(A.size for A in xs_mp)
         t_in = abs_jacobian_apply(rows, tuple(_abs(A) for A in xs_mp))
-        extra = _NORMALISER_EFFECT.get(spec.name, _no_effect)(y_mp)
+        # a relative error in an internal sum taken through log (ErrorBound.log_of_sum)
+        # shifts every entry by about that much, absolutely
+        extra = [mpmath.mpf(1) if spec.bound.log_of_sum else 0] * y_mp.size
         g = mpmath.mpf(gamma(max(n_terms, 1)))
         scale = [
             abs(yk) + t + e for yk, t, e in zip(y_mp.data, t_in, extra, strict=True)

@@ -63,6 +63,7 @@ class ErrorBound:
     * ``reduction``: additionally, entries that are sums of ``n`` terms carry the
       recursive-summation bound ``γₙ · Σ|termᵢ|`` (matmul, sums, means, softmax's
       normaliser), so tests judge them against the sum of absolute terms.
+    * ``log_of_sum``: see the attribute below.
     * ``vjp_ulps``: the same allowance for each entry of the VJP, judged relative to the
       magnitude of the terms that make it (VJPs are compositions of a few ops).
     """
@@ -70,6 +71,10 @@ class ErrorBound:
     ulps: float
     reduction: bool = False
     vjp_ulps: float = 8.0
+    #: The entries pass an internal n-term sum through a logarithm (log_softmax's
+    #: log Σ e^x): a relative error γₙ in that sum shifts every entry by up to ≈ γₙ in
+    #: absolute terms, which tests add to the allowance.
+    log_of_sum: bool = False
 
 
 @dataclass(frozen=True, eq=False)
