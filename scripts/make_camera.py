@@ -2,16 +2,16 @@
 
 The default image of ``refnn reconstruct`` is scikit-image's "camera" photograph
 (CC0, by Lav Varshney). refnn does not depend on scikit-image; this script extracts the
-original 512×512 8-bit grayscale PNG from a scikit-image wheel, box-downsamples it by 4
-in each direction to 128×128 and writes the result as an 8-bit grayscale PNG::
+original 512×512 8-bit grayscale PNG from a scikit-image wheel, box-downsamples it by 2
+in each direction to 256×256 and writes the result as an 8-bit grayscale PNG::
 
     pip download --no-deps scikit-image==0.26.0 -d /tmp/skimg
     python scripts/make_camera.py /tmp/skimg/scikit_image-0.26.0-*.whl
 
 The box filter is computed here in integer arithmetic (each output pixel is the mean of a
-4×4 block, rounded half up: ``(sum + 8) // 16``), so the pixel values do not depend on the
+2×2 block, rounded half up: ``(sum + 2) // 4``), so the pixel values do not depend on the
 Pillow version; only the PNG encoder (zlib) could change the bytes of the file, which is
-why ``camera.txt`` also records the sha256 of the raw 128×128 pixel bytes.
+why ``camera.txt`` also records the sha256 of the raw 256×256 pixel bytes.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 from PIL import Image
 
 MEMBER = "skimage/data/camera.png"
-FACTOR = 4
+FACTOR = 2
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "refnn" / "image" / "data"
 

@@ -251,7 +251,7 @@ def test_camera_embedded_and_recorded() -> None:
     assert recorded == digest
     assert "CC0" in text and "Lav Varshney" in text
     cam = load_image()
-    assert cam.shape == (128, 128) and cam.mode == "L"
+    assert cam.shape == (256, 256) and cam.mode == "L"
     assert cam.sha256 == digest == source_sha256("camera")
     assert load_image("camera") == cam
     values = cam.matrix.data

@@ -71,7 +71,7 @@ MAX_PIXELS = 50_000_000
 """Default limit on the number of pixels :func:`load_image` will decode (50 megapixels)."""
 
 CAMERA = "camera"
-"""Name of the embedded default image (scikit-image's "camera", 128×128 grayscale, CC0)."""
+"""Name of the embedded default image (scikit-image's "camera", 256×256 grayscale, CC0)."""
 
 SPIRAL = "spiral"
 """Name of the procedurally generated 25×25 binary spiral (:func:`refnn.image.spiral.spiral`)."""
@@ -259,7 +259,7 @@ def load_image(
     """Load an image as an :class:`~refnn.image.core.Image` of floats in [0, 1].
 
     ``path_or_name``: a file path; the *string* ``"camera"`` or ``None`` for the embedded
-    128×128 camera photograph; the *string* ``"spiral"`` for the generated binary spiral
+    256×256 camera photograph; the *string* ``"spiral"`` for the generated binary spiral
     (``size`` then sets its side, default 25). A ``pathlib.Path`` is always a file, so
     ``Path("camera")`` loads a file of that name.
 
