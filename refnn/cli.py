@@ -83,6 +83,9 @@ def _reconstruct_parser(sub: Any) -> None:
     p.add_argument("--steps", type=_positive_int, default=1500, help="training steps")
     p.add_argument("--lr", type=_positive_float, default=None,
                    help="Adam learning rate (default depends on the model)")
+    p.add_argument("--lr-decay", type=_positive_float, default=1.0, metavar="F",
+                   help="cosine decay of the learning rate from --lr to F·lr over the run "
+                   "(1: constant)")
     p.add_argument("--batch-size", type=_positive_int, default=None,
                    help="pixels per step, drawn at random (default: all training pixels)")
     p.add_argument("--seed", type=int, default=0, help="fixes every random choice")
@@ -130,6 +133,7 @@ def _run_reconstruct(args: argparse.Namespace) -> int:
         steps=args.steps, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
         holdout=args.holdout, omega0=args.omega0, checkpoint_every=args.checkpoint_every,
         max_pixels=args.max_pixels or MAX_PIXELS, backend=args.backend,
+        lr_decay=args.lr_decay,
     )
     bar: Any = None
     progress = None

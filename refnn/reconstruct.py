@@ -104,6 +104,8 @@ class ReconstructConfig:
     resize (``None`` keeps the file's size). ``depth``: the number of hidden layers.
     ``batch_size``: pixels per step (``None``: all training pixels, full-batch).
     ``holdout``: train on the pixels with i + j even and report PSNR on the others.
+    ``lr_decay``: the learning rate follows a cosine from ``lr`` down to ``lr·lr_decay``
+    over ``steps`` (1.0: constant).
     """
 
     image: str | None = None
@@ -123,6 +125,7 @@ class ReconstructConfig:
     eval_every: int = 50
     max_pixels: int = MAX_PIXELS
     backend: str = "reference"
+    lr_decay: float = 1.0
 
     def resolved(self) -> ReconstructConfig:
         """The same configuration with every default filled in (and checked)."""
@@ -147,6 +150,8 @@ class ReconstructConfig:
             raise ValueError(f"--batch-size must be a positive int, got {out.batch_size!r}")
         if out.size is not None and out.size < 1:
             raise ValueError(f"--size must be a positive int, got {out.size!r}")
+        if not (isinstance(out.lr_decay, (int, float)) and 0 < out.lr_decay <= 1):
+            raise ValueError(f"lr_decay must be in (0, 1], got {out.lr_decay!r}")
         for name in ("lr", "omega0", "fourier_sigma"):
             v = getattr(out, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
@@ -157,10 +162,12 @@ class ReconstructConfig:
         """The fields a checkpoint must agree on to be resumed (all but the step budget,
         the bookkeeping intervals and the backend: a checkpoint stores exact floats, so a
         run may be continued on another backend, though only the same backend continues
-        bit for bit)."""
+        bit for bit). With a decaying learning rate the step budget counts too."""
         d = dataclasses.asdict(self)
-        for k in ("steps", "checkpoint_every", "eval_every", "max_pixels", "backend"):
+        for k in ("checkpoint_every", "eval_every", "max_pixels", "backend"):
             d.pop(k)
+        if self.lr_decay == 1.0:  # a decaying schedule depends on the step budget
+            d.pop("steps")
         return d
 
 
@@ -365,7 +372,10 @@ def reconstruct(
     model = build_model(cfg, channels)
     params = model.init(random.Random(cfg.seed))
     to_backend, to_matrix = _converters(cfg.backend)
-    opt = nn.Adam(cfg.lr)
+    lr: Any = cfg.lr
+    if cfg.lr_decay != 1.0:
+        lr = nn.cosine(float(cfg.lr or 0), cfg.steps, float(cfg.lr or 0) * cfg.lr_decay)
+    opt = nn.Adam(lr)
     state = opt.init(params)
     article = cfg.model == "article"
     loss_fn = nn.binary_cross_entropy_with_logits if article else nn.mse
@@ -469,6 +479,8 @@ def reconstruct(
     }
     if cfg.model == "siren":
         metrics["omega0"] = cfg.omega0
+    if cfg.lr_decay != 1.0:
+        metrics["lr_decay"] = cfg.lr_decay
     if cfg.batch_size is not None:
         metrics["batch_size"] = cfg.batch_size
     if held_rows:

@@ -232,3 +232,28 @@ def test_errors_have_no_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "nope.png" in proc.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_decaying_learning_rate_resumes_exactly_and_pins_the_step_budget(
+    tmp_path: Path,
+) -> None:
+    cfg = _cfg(steps=6, lr_decay=0.1)
+    reconstruct(cfg, tmp_path / "full")
+
+    def interrupt_at_3(step: int, loss: float, psnr: float) -> None:
+        if step == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted):
+        reconstruct(cfg, tmp_path / "cut", progress=interrupt_at_3)
+    with pytest.raises(CheckpointError, match="steps"):  # the schedule depends on it
+        reconstruct(_cfg(steps=8, lr_decay=0.1), tmp_path / "cut", resume=True)
+    reconstruct(cfg, tmp_path / "cut", resume=True)
+    assert (tmp_path / "full" / "params.json").read_bytes() == (
+        tmp_path / "cut" / "params.json"
+    ).read_bytes()
+    # and the decay changes the result compared with a constant rate
+    reconstruct(_cfg(steps=6), tmp_path / "const")
+    assert (tmp_path / "const" / "params.json").read_bytes() != (
+        tmp_path / "full" / "params.json"
+    ).read_bytes()
