@@ -27,7 +27,7 @@ from refnn.reconstruct import (
     reconstruct,
 )
 
-TINY = {"size": 8, "width": 8, "depth": 1, "checkpoint_every": 3}
+TINY = {"size": 8, "width": 8, "depth": 1, "checkpoint_every": 3, "lr_decay": 1.0}
 OUTPUTS = {
     "original.png", "reconstruction.png", "comparison.png", "curve.png",
     "metrics.json", "params.json", "checkpoint.json",
