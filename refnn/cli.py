@@ -80,7 +80,7 @@ def _reconstruct_parser(sub: Any) -> None:
     p.add_argument("--width", type=_positive_int, default=None,
                    help=f"units per hidden layer (defaults: {defaults})")
     p.add_argument("--depth", type=_positive_int, default=None, help="number of hidden layers")
-    p.add_argument("--steps", type=_positive_int, default=900, help="training steps")
+    p.add_argument("--steps", type=_positive_int, default=800, help="training steps")
     p.add_argument("--lr", type=_positive_float, default=None,
                    help="Adam learning rate (default depends on the model)")
     p.add_argument("--lr-decay", type=_positive_float, default=0.1, metavar="F",
