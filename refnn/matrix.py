@@ -21,6 +21,12 @@ Accuracy of float reductions (``@``, :meth:`Matrix.sum`, :meth:`Matrix.sum_rows`
 :meth:`Matrix.sum_cols`): each result entry is a plain recursive sum of ``n`` terms, so
 ``|computed − exact| ≤ γₙ · Σ|termᵢ|`` with ``γₙ = n·u / (1 − n·u)`` and ``u = 2⁻⁵³``.
 Exact results come from the ``Fraction`` domain, not from slower float tricks.
+
+Reproducibility: these sums are Python's built-in ``sum``, which adds floats one by one up
+to Python 3.11 and with Neumaier compensation from Python 3.12 on (more accurate, within
+the same bound, but not the same bits: ``sum([1e16, 1.0, -1e16])`` is 0.0 on 3.11 and 1.0
+on 3.12). Results are therefore bit-identical across machines with IEEE doubles for the
+same Python minor version.
 """
 
 from __future__ import annotations
