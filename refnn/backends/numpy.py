@@ -17,7 +17,6 @@ Reductions use NumPy's pairwise summation and BLAS, both within the reference bo
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,7 @@ import numpy.typing as npt
 
 from refnn.errors import DomainError
 from refnn.matrix import Matrix
+from refnn.ops import const
 from refnn.ops.operators import OpsOperators
 
 __all__ = ["KERNELS", "NumpyBackend", "NumpyMatrix", "backend", "kernels"]
@@ -89,12 +89,9 @@ def _w(a: Any) -> NumpyMatrix:
 
 
 def _num(p: Any) -> Any:
-    """A parameter as NumPy sees it: ints stay ints, the rest become the nearest double."""
-    if type(p) is int:
-        return p
-    if isinstance(p, Fraction) and p.denominator == 1:
-        return int(p)
-    return float(p)
+    """A parameter as a float backend sees it (ints stay ints, the rest the nearest double):
+    the registry's own conversion for the float domain."""
+    return const(p, None)
 
 
 # ---------------------------------------------------------------------- kernels

@@ -19,13 +19,13 @@ PyTorch and 0 in refnn (the harness avoids those kinks).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from fractions import Fraction
 from typing import Any
 
 import torch
 
 from refnn.errors import DomainError
 from refnn.matrix import Matrix
+from refnn.ops import const
 from refnn.ops.operators import OpsOperators
 
 __all__ = ["KERNELS", "VJPS", "TorchBackend", "TorchMatrix", "backend"]
@@ -78,11 +78,9 @@ def _w(t: Any) -> TorchMatrix:
 
 
 def _num(p: Any) -> Any:
-    if type(p) is int:
-        return p
-    if isinstance(p, Fraction) and p.denominator == 1:
-        return int(p)
-    return float(p)
+    """A parameter as a float backend sees it (ints stay ints, the rest the nearest double):
+    the registry's own conversion for the float domain."""
+    return const(p, None)
 
 
 def _exp(A: TorchMatrix) -> TorchMatrix:
