@@ -72,7 +72,7 @@ CHECKPOINT_VERSION = 1
 #: model name → (width, depth, learning rate) defaults.
 MODELS: dict[str, tuple[int, int, float]] = {
     "siren": (24, 2, 4e-3),
-    "fourier": (16, 2, 3e-3),
+    "fourier": (16, 2, 1e-2),
     "relu": (24, 2, 3e-3),
     "tanh": (24, 2, 3e-3),
     "article": (64, 5, 1e-3),
