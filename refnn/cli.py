@@ -153,6 +153,8 @@ def _run_reconstruct(args: argparse.Namespace) -> int:
         result = reconstruct(cfg, args.out, resume=args.resume, progress=progress)
     except Interrupted as exc:
         return _fail(str(exc), 130)
+    except KeyboardInterrupt:  # outside the training loop: nothing half-written to report
+        return _fail("interrupted", 130)
     except TrainingDiverged as exc:
         return _fail(str(exc), 1)
     except (RefnnError, ValueError, OSError) as exc:
