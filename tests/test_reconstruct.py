@@ -257,3 +257,30 @@ def test_decaying_learning_rate_resumes_exactly_and_pins_the_step_budget(
     assert (tmp_path / "const" / "params.json").read_bytes() != (
         tmp_path / "full" / "params.json"
     ).read_bytes()
+
+
+def test_real_ctrl_c_leaves_a_checkpoint_that_resumes_bit_identically(tmp_path: Path) -> None:
+    import json as _json
+    import signal
+    import time
+
+    common = ["--size", "8", "--width", "8", "--depth", "1", "--lr-decay", "1", "--quiet",
+              "--checkpoint-every", "100000"]
+    cut = tmp_path / "cut"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "refnn", "reconstruct", *common, "--steps", "10000000",
+         "--out", str(cut)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    time.sleep(4.0)  # imports, then well into training
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "--resume" in err
+    step = _json.loads((cut / "checkpoint.json").read_text())["step"]
+    assert step >= 1
+    assert _no_temp_files(cut)
+    total = str(step + 3)
+    assert main(["reconstruct", *common, "--steps", total, "--out", str(cut), "--resume"]) == 0
+    assert main(["reconstruct", *common, "--steps", total, "--out", str(tmp_path / "full")]) == 0
+    assert (cut / "params.json").read_bytes() == (tmp_path / "full" / "params.json").read_bytes()
