@@ -300,7 +300,9 @@ def _broadcast_vjp(
        bound=_NOOP, cases=_broadcast_cases)
 def broadcast(A: Mat, m: int, n: int) -> Mat:
     """A stretched to m×n: a 1×1 fills everything, a 1×n row repeats down, an m×1 column
-    repeats across. Exact."""
+    repeats across. Exact. Its VJP is a sum (``sum``, ``sum_rows`` or ``sum_cols`` of the
+    cotangent), so the VJP carries that reduction's bound γₙ·Σ|terms| — which the tests and
+    the conformance harness add for every VJP — on top of the 0 ulps stated here."""
     a, b = A.shape
     if (a, b) == (m, n):
         return A
