@@ -103,6 +103,11 @@ class OpSpec:
     smooth: bool = True
     scalar_first: bool = False
     doc: str = field(default="", repr=False)
+    #: Names of the parameters of integer kind (``broadcast``'s m, n; ``slice_cols``'s j1,
+    #: j2): a backend kernel receives them as ``int``. Every other parameter is of real kind
+    #: and reaches a backend kernel as a ``float`` (the nearest double), never as a
+    #: ``Fraction``: see :meth:`backend_params`.
+    int_params: tuple[str, ...] = ()
     #: Whether ``vjp`` accepts ``needs`` (a tuple of bools, one per input) and may return
     #: ``None`` for inputs that are not needed, skipping their work (``matmul`` does: the
     #: cotangent of a data matrix X in ``X @ W`` is never computed during training).
@@ -110,6 +115,29 @@ class OpSpec:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return _public[self.name](*args, **kwargs)
+
+    def param_kind(self, name: str) -> str:
+        """``"int"`` or ``"real"``: the kind of the parameter ``name`` (not of a value)."""
+        if name not in self.params:
+            raise KeyError(f"op {self.name!r} has no parameter {name!r}")
+        return "int" if name in self.int_params else "real"
+
+    def backend_params(self, params: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The parameters as every backend kernel receives them: ``int`` for a parameter of
+        integer kind, the nearest ``float`` for one of real kind (a ``Fraction(1, 3)`` becomes
+        ``0.333…``, an ``int`` 2 given for a real parameter becomes ``2.0``)."""
+        if not self.params:
+            return params
+        return tuple(
+            _as_int(self, n, p) if n in self.int_params else float(p)
+            for n, p in zip(self.params, params, strict=True)
+        )
+
+
+def _as_int(spec: OpSpec, name: str, p: Any) -> int:
+    if isinstance(p, bool) or int(p) != p:
+        raise TypeError(f"{spec.name}'s parameter {name} is an integer; got {p!r}")
+    return int(p)
 
 
 _registry: dict[str, OpSpec] = {}
@@ -159,6 +187,9 @@ def apply(spec: OpSpec, inputs: tuple[Value, ...], params: tuple[Any, ...]) -> V
         raise NotImplementedError(
             f"the backend of {type(inputs[0]).__name__} has no kernel for op {spec.name!r}"
         ) from None
+    if params and type(inputs[0]) is not Matrix:
+        # another backend's kernel sees ints and doubles only (OpSpec.backend_params)
+        return kernel(*inputs, *spec.backend_params(params))
     return kernel(*inputs, *params)
 
 
@@ -172,6 +203,7 @@ def defop(
     cases: Callable[[int], Iterator[Case]],
     domains: tuple[InputDomain, ...] | None = None,
     params: tuple[str, ...] = (),
+    int_params: tuple[str, ...] = (),
     smooth: bool = True,
     scalar_first: bool = False,
     vjp_selective: bool = False,
@@ -202,7 +234,10 @@ def defop(
             scalar_first=scalar_first,
             doc=forward.__doc__ or "",
             vjp_selective=vjp_selective,
+            int_params=int_params,
         )
+        if not set(int_params) <= set(params):
+            raise ValueError(f"op {name!r}: int_params {int_params} must name parameters")
         n_args = arity + len(params)
 
         @functools.wraps(forward)

@@ -294,7 +294,8 @@ def _broadcast_vjp(
     return (sum_cols(g),)
 
 
-@defop(arity=1, params=("m", "n"), shape=_broadcast_shape, vjp=_broadcast_vjp,
+@defop(arity=1, params=("m", "n"), int_params=("m", "n"), shape=_broadcast_shape,
+       vjp=_broadcast_vjp,
        spec=lambda A, m, n: _sp().Matrix(
            m, n, lambda i, j: A[0 if A.rows == 1 else i, 0 if A.cols == 1 else j]),
        bound=_NOOP, cases=_broadcast_cases)
@@ -402,7 +403,8 @@ def _slice_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -
     return (out,)
 
 
-@defop(arity=1, params=("j1", "j2"), shape=_slice_shape, vjp=_slice_vjp,
+@defop(arity=1, params=("j1", "j2"), int_params=("j1", "j2"), shape=_slice_shape,
+       vjp=_slice_vjp,
        spec=lambda A, j1, j2: A[:, j1 - 1 : j2], bound=_NOOP, cases=_slice_cases)
 def slice_cols(A: Mat, j1: int, j2: int) -> Mat:
     """Columns j1 through j2 of A (1-based, inclusive). Exact."""
