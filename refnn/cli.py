@@ -181,8 +181,21 @@ def _add_passthrough(sub: Any, name: str, help_text: str) -> None:
     p.set_defaults(func=None, passthrough=name)
 
 
+_HARNESS_COMMANDS = ("conform", "accuracy", "vectors")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``refnn`` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _HARNESS_COMMANDS:
+        # conform / accuracy / vectors parse their own arguments (--help and options in
+        # any order included): hand them the rest of the line untouched
+        from refnn.conformance import cli as ccli
+
+        try:
+            return int(ccli.COMMANDS[argv[0]](argv[1:]))
+        except SystemExit as exit_:
+            return int(exit_.code or 0)
     parser = argparse.ArgumentParser(
         prog="refnn",
         description="refnn: a symbolic-checked reference neural-network library.",
@@ -191,6 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _reconstruct_parser(sub)
     _add_passthrough(sub, "conform", "hold a backend against the reference, op by op")
+    _add_passthrough(sub, "accuracy", "each op's worst error per backend, side by side")
     _add_passthrough(sub, "vectors", "export golden vectors (refnn vectors export DIR)")
     args = parser.parse_args(argv)
     if args.command is None:

@@ -123,6 +123,31 @@ def _float_pow(x: float, p: Any) -> Any:
     return x**p
 
 
+def _float_periodic(name: str, f: Callable[[float], float]) -> ScalarFn:
+    def g(x: float) -> float:
+        try:
+            return f(x)
+        except ValueError:  # only ±inf: sin and cos have no limit there
+            raise DomainError(f"{name} is undefined at {x!r} (no limit at ±inf)") from None
+
+    g.__name__ = name
+    return g
+
+
+def _float_step(x: Any) -> Any:
+    # 1 where x > 0, 0 where x ≤ 0, and NaN stays NaN (a comparison with NaN is false both
+    # ways, so NaN is neither and propagates, as it does through every other float op)
+    return 1 if x > 0 else (0 if x <= 0 else x)
+
+
+def _float_relu(x: Any) -> Any:
+    if x > 0:
+        return x
+    if x == -math.inf:  # 0·(−inf) would be NaN; the limit is 0
+        return 0.0
+    return 0 * x  # an int stays int; NaN stays NaN
+
+
 def _float_div(x: Any, y: Any) -> Any:
     if y == 0:
         raise DomainError("element-wise division by a zero entry")
@@ -148,8 +173,10 @@ def _build_float() -> dict[str, ScalarFn]:
         log=_float_log,
         sqrt=_float_sqrt,
         tanh=math.tanh,
-        sin=math.sin,
-        cos=math.cos,
+        sin=_float_periodic("sin", math.sin),
+        cos=_float_periodic("cos", math.cos),
+        step=_float_step,
+        relu=_float_relu,
         sigmoid=_float_sigmoid,
         softplus=_float_softplus,
         pow=_float_pow,

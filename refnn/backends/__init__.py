@@ -8,7 +8,8 @@ have ``vjps``, op name → ``vjp(g, y, inputs, params)`` computed by the backend
 conformance harness checks those too; ``refnn.grad`` always uses the registry's VJPs, which
 are written in ops and so run on any backend with no extra code).
 
-:func:`load` takes ``"numpy"``, ``"torch"``, ``"reference"`` or ``"package.module:object"``
+:func:`load` takes ``"numpy"``, ``"torch"``, ``"jax"``, ``"reference"`` or
+``"package.module:object"``
 (an object with those attributes, or a zero-argument callable returning one), registers
 its kernels with :func:`refnn.ops.register_kernels` and returns it::
 
@@ -34,7 +35,9 @@ from refnn.matrix import Matrix
 from refnn.ops import register_kernels, registry
 
 __all__ = [
+    "BUILTIN",
     "Backend",
+    "BackendLoadError",
     "MissingOps",
     "ReferenceBackend",
     "load",
@@ -137,7 +140,20 @@ def _builtin(name: str) -> Any:
         from refnn.backends.torch import TorchBackend
 
         return TorchBackend()
+    if name == "jax":
+        from refnn.backends.jax import JaxBackend
+
+        return JaxBackend()
     raise AssertionError(name)
+
+
+#: The backends built into refnn, by name (each needs its extra: ``numpy``, ``torch``,
+#: ``jax``).
+BUILTIN = ("reference", "numpy", "torch", "jax")
+
+
+class BackendLoadError(RefnnError, ImportError):
+    """A backend could not be loaded: its module does not import, or is not a backend."""
 
 
 def load(spec: str | Any) -> Any:
@@ -149,14 +165,24 @@ def load(spec: str | Any) -> Any:
     """
     if not isinstance(spec, str):
         return register(spec)
-    if spec in ("reference", "numpy", "torch"):
-        return register(_builtin(spec))
+    if spec in BUILTIN:
+        try:
+            return register(_builtin(spec))
+        except ImportError as err:
+            raise BackendLoadError(
+                f"the {spec} backend needs {err.name or spec}: pip install 'refnn[{spec}]' "
+                f"({type(err).__name__}: {err})") from None
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ValueError(
-            f"unknown backend {spec!r}: use numpy, torch, reference or package.module:object"
+            f"unknown backend {spec!r}: use {', '.join(BUILTIN)} or package.module:object"
         )
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as err:  # an adapter's own bug must not become a traceback here
+        raise BackendLoadError(
+            f"cannot import the backend module {module_name!r}: "
+            f"{type(err).__name__}: {err}") from err
     obj: Any = module
     for part in attr.split("."):
         try:

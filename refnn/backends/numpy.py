@@ -196,9 +196,11 @@ def _pow(A: NumpyMatrix, p: Any) -> NumpyMatrix:
         raise DomainError(f"pow of a negative entry to a non-integer power {p!r}")
     if q < 0 and (a == 0).any():
         raise DomainError(f"pow of a zero entry to a negative power {p!r}")
-    if type(q) is int:
-        return _w(np.power(a, float(q)))
-    return _w(np.power(a, q))
+    y = np.power(a, float(q))
+    if q > 0 and not (q == int(q) and int(q) % 2 == 1):
+        # C99: pow(±0, y) = +0 for y > 0 not an odd integer (NumPy's power(−0, 0.5) is −0)
+        y = np.where(a == 0, 0.0, y)
+    return _w(y)
 
 
 def _square(A: NumpyMatrix) -> NumpyMatrix:
@@ -230,12 +232,12 @@ def _cos(A: NumpyMatrix) -> NumpyMatrix:
 
 
 def _step(A: NumpyMatrix) -> NumpyMatrix:
-    return _w((_a(A) > 0).astype(np.float64))
+    a = _a(A)
+    return _w(np.where(a != a, a, (a > 0).astype(np.float64)))  # NaN propagates
 
 
 def _relu(A: NumpyMatrix) -> NumpyMatrix:
-    a = _a(A)
-    return _w(np.where(a > 0, a, 0.0))
+    return _w(np.maximum(_a(A), 0.0))  # NaN propagates
 
 
 def _leaky_relu(A: NumpyMatrix, slope: Any) -> NumpyMatrix:

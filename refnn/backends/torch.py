@@ -10,8 +10,8 @@ not refnn's. (``refnn.grad`` on TorchMatrix values uses the registry's VJPs, lik
 backend.)
 
 Documented differences from PyTorch's defaults, chosen so the backend conforms:
-``softplus`` is computed as ``max(x, 0) + log1p(exp(−|x|))`` (``torch.nn.functional.softplus``
-switches to ``x`` above its ``threshold=20``, which is off by up to e⁻²⁰ ≈ 2e-9);
+``softplus`` is ``torch.logaddexp(x, 0)`` (``torch.nn.functional.softplus`` switches to ``x``
+above its ``threshold=20``, which is off by up to e⁻²⁰ ≈ 2e-9);
 ``step`` and ``relu`` take derivative 0 at 0; ``clip``'s derivative at ``lo``/``hi`` is 1 in
 PyTorch and 0 in refnn (the harness avoids those kinks).
 """
@@ -118,7 +118,11 @@ def _pow(A: TorchMatrix, p: Any) -> TorchMatrix:
         raise DomainError(f"pow of a negative entry to a non-integer power {p!r}")
     if q < 0 and bool((a == 0).any()):
         raise DomainError(f"pow of a zero entry to a negative power {p!r}")
-    return _w(torch.pow(a, q))
+    y = torch.pow(a, q)
+    if q > 0 and not (q == int(q) and int(q) % 2 == 1):
+        # C99: pow(±0, y) = +0 for y > 0 not an odd integer (torch.pow(−0, 0.5) is −0)
+        y = torch.where(a == 0, torch.zeros_like(y), y)
+    return _w(y)
 
 
 def _clip(A: TorchMatrix, lo: Any, hi: Any) -> TorchMatrix:
@@ -128,13 +132,15 @@ def _clip(A: TorchMatrix, lo: Any, hi: Any) -> TorchMatrix:
 
 
 def _softplus(A: TorchMatrix) -> TorchMatrix:
+    # log(eˣ + e⁰), stable for any x, and its autograd derivative is σ(x) everywhere; the
+    # form max(x, 0) + log1p(e^−|x|) has the right values but, through the kinks of max and
+    # |x|, autograd gives 1 instead of 1/2 at x = 0 (refnn conform found it)
     a = _t(A)
-    return _w(torch.clamp(a, min=0.0) + torch.log1p(torch.exp(-torch.abs(a))))
+    return _w(torch.logaddexp(a, torch.zeros_like(a)))
 
 
 def _relu(A: TorchMatrix) -> TorchMatrix:
-    a = _t(A)
-    return _w(torch.where(a > 0, a, torch.zeros_like(a)))
+    return _w(torch.clamp(_t(A), min=0.0))  # NaN propagates
 
 
 def _leaky_relu(A: TorchMatrix, slope: Any) -> TorchMatrix:
@@ -174,7 +180,7 @@ KERNELS: Mapping[str, Callable[..., Any]] = {
     "softplus": _softplus,
     "sin": lambda A: _w(torch.sin(_t(A))),
     "cos": lambda A: _w(torch.cos(_t(A))),
-    "step": lambda A: _w((_t(A) > 0).to(_F64)),
+    "step": lambda A: _w(torch.where(_t(A) != _t(A), _t(A), (_t(A) > 0).to(_F64))),
     "relu": _relu,
     "leaky_relu": _leaky_relu,
     "clip": _clip,
