@@ -751,6 +751,7 @@ def conform(
     stress: bool = True,
     policy: Policy | None = None,
     expect: dict[str, Expectation] | None = None,
+    shrink: bool = True,
 ) -> Report:
     """Hold ``backend`` (a backend object or a :func:`refnn.backends.load` spec) against the
     reference on every registry op, or on those named in ``ops``.
@@ -759,7 +760,8 @@ def conform(
     ``seed`` fixes them (the same examples in every caller); ``stress`` adds large
     magnitudes beyond each op's test domain; ``policy`` declares the comparison policies
     (:class:`~refnn.conformance.policy.Policy`); ``expect`` maps op names to declared
-    known deviations (:func:`refnn.conformance.expect.load_expectations`).
+    known deviations (:func:`refnn.conformance.expect.load_expectations`); ``shrink=False``
+    skips shrinking the first failing example (faster when only the verdict matters).
     """
     t0 = time.perf_counter()
     pol = policy or Policy()
@@ -779,6 +781,6 @@ def conform(
             results.append(_missing(spec))
             continue
         results.append(_check_op(be, spec, examples, seed, stress, pol,
-                                 (expect or {}).get(name)))
+                                 (expect or {}).get(name), shrink=shrink))
     return Report(backend=str(getattr(be, "name", be)), seed=seed, examples=examples,
                   policy=pol, results=results, seconds=time.perf_counter() - t0)
