@@ -118,7 +118,10 @@ def _conform_parser(prog: str = "refnn conform") -> argparse.ArgumentParser:
 def conform_main(argv: Sequence[str]) -> int:
     """``refnn conform``: returns the exit code."""
     prog = "refnn conform"
-    args = _conform_parser(prog).parse_args(list(argv))
+    try:
+        args = _conform_parser(prog).parse_args(list(argv))
+    except SystemExit as exit_:  # --help (0) or a usage error (2), already printed
+        return int(exit_.code or 0)
     _import_path()
     from refnn.backends import load
     from refnn.conformance._harness import conform
@@ -161,7 +164,10 @@ def accuracy_main(argv: Sequence[str]) -> int:
                    help="backends judged with subnormals flushed to zero (e.g. jax)")
     p.add_argument("--markdown", default=None, metavar="FILE", help="write the Markdown table")
     p.add_argument("--json", default=None, metavar="FILE", help="write the table as JSON")
-    args = p.parse_args(list(argv))
+    try:
+        args = p.parse_args(list(argv))
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
     _import_path()
     import json
 
@@ -197,7 +203,10 @@ def vectors_main(argv: Sequence[str]) -> int:
     e.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     e.add_argument("--cases", type=int, default=4, help="cases per op (default: 4)")
     e.add_argument("--ops", default=None, help="comma-separated op names (default: all)")
-    args = p.parse_args(list(argv))
+    try:
+        args = p.parse_args(list(argv))
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
     from refnn.conformance.vectors import export_vectors
 
     try:
