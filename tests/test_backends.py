@@ -4,6 +4,7 @@ agreeing with the reference, and (where installed) PyTorch."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -209,6 +210,38 @@ def test_grad_on_torch_equals_the_reference_gradient() -> None:
     rng = random.Random(5)
     args = (_rand(rng, 3, 3), _rand(rng, 3, 2), _rand(rng, 1, 2))
     b = load("torch")
+    ref = grad(_loss, argnums=(0, 1, 2))(*args)
+    got = grad(_loss, argnums=(0, 1, 2))(*(b.from_matrix(a) for a in args))
+    for r, g in zip(ref, got, strict=True):
+        _close(b.to_matrix(g), r, 1e-13)
+
+
+# ----------------------------------------------------------------------- JAX
+_EXPECT_JAX = Path(__file__).resolve().parents[1] / "examples" / "jax-expect.toml"
+
+
+def test_jax_backend_conforms_under_flush_with_its_declared_deviations() -> None:
+    pytest.importorskip("jax")
+    from refnn.conformance import load_expectations
+    from refnn.conformance.policy import Policy
+
+    b = load("jax")
+    assert missing_ops(b) == [] and set(b.vjps) == set(registry)
+    report = conform(b, examples=6, seed=2, policy=Policy(subnormals="flush"),
+                     expect=load_expectations(_EXPECT_JAX))
+    assert report.passed, report.format()
+    # XLA flushes subnormals on the CPU: strict finds it, and calls it by its name
+    strict = conform(b, ops=["add", "hadamard", "add_row"], examples=40, seed=0)
+    assert not strict.passed
+    assert all(set(strict.result(op).forward.kinds) <= {"subnormal"}
+               for op in strict.failed_ops), strict.format()
+
+
+def test_grad_on_jax_equals_the_reference_gradient() -> None:
+    pytest.importorskip("jax")
+    rng = random.Random(5)
+    args = (_rand(rng, 3, 3), _rand(rng, 3, 2), _rand(rng, 1, 2))
+    b = load("jax")
     ref = grad(_loss, argnums=(0, 1, 2))(*args)
     got = grad(_loss, argnums=(0, 1, 2))(*(b.from_matrix(a) for a in args))
     for r, g in zip(ref, got, strict=True):

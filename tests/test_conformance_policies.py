@@ -346,3 +346,35 @@ def test_bad_policy_values_are_refused() -> None:
     with pytest.raises(ValueError, match="subnormals"):
         Policy(subnormals="maybe")  # type: ignore[arg-type]
     assert conform_main(["numpy", "--subnormals", "maybe"]) == 2
+
+
+# ---------------------------------------------------------------------- docs and example
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_backends_doc_lists_every_op_with_its_kernel_signature() -> None:
+    text = (ROOT / "docs" / "backends.md").read_text(encoding="utf-8")
+    table = text[text.index("## Every op"):text.index("Conventions at kinks")]
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines()
+            if line.startswith("| `")}
+    assert set(rows) == {f"`{n}`" for n in registry}
+    for name, spec in registry.items():
+        row = rows[f"`{name}`"]
+        for p in spec.params:
+            kind = "int" if p in spec.int_params else "float"
+            assert f"{p}: {kind}" in row, (name, p, row)
+        b = spec.bound
+        assert f"{b.ulps:g} ulp" in row and f"{b.vjp_ulps:g} ulp |" in row, (name, row)
+
+
+def test_the_custom_backend_example_finds_numpys_signed_zero_and_passes_declared() -> None:
+    cmd = [sys.executable, str(ROOT / "examples" / "07_custom_backend.py"), "--examples", "6"]
+    bare = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert bare.returncode == 1, bare.stdout + bare.stderr
+    assert "32 passed, 1 failed" in bare.stdout and "pow: FAIL" in bare.stdout
+    assert "signed-zero" in bare.stdout
+    declared = subprocess.run([*cmd, "--expect", str(ROOT / "examples" / "07_expect.toml")],
+                              capture_output=True, text=True, timeout=300, check=False)
+    assert declared.returncode == 0, declared.stdout
+    assert "33 passed, 0 failed (1 known deviation)" in declared.stdout
+    assert declared.stderr == ""

@@ -19,9 +19,10 @@ TOML or JSON, one table per op::
 
 Keys: ``reason`` (required), ``forward_ulps``, ``vjp_ulps`` (errors up to these many ulps
 of the entry's scale are accepted in that part, whatever the finding's kind: outside the
-bound, or involving a subnormal), ``signed_zero``, ``special``, ``subnormal`` (accept those
-kinds of finding whatever their size). Errors, wrong shapes, non-finite results and
-absolute errors where the exact value is 0 are never accepted by ulps.
+bound, or involving a subnormal), ``signed_zero``, ``special``, ``subnormal``, ``nonfinite``
+(accept those kinds of finding whatever their size: ``nonfinite`` accepts inf or NaN where
+the exact value is finite). Errors and wrong shapes are never accepted; absolute errors
+where the exact value is 0 are not accepted by ulps.
 
 In pytest (``--refnn-expect FILE``) a declared op becomes ``xfail(strict=True)`` carrying
 the reason: a deviation within the declaration is an expected failure, one beyond it a
@@ -40,7 +41,8 @@ from typing import Any
 
 __all__ = ["ExpectFileError", "Expectation", "load_expectations"]
 
-_KEYS = {"reason", "forward_ulps", "vjp_ulps", "signed_zero", "special", "subnormal"}
+_KEYS = {"reason", "forward_ulps", "vjp_ulps", "signed_zero", "special", "subnormal",
+         "nonfinite"}
 
 
 class ExpectFileError(ValueError):
@@ -57,6 +59,7 @@ class Expectation:
     signed_zero: bool = False
     special: bool = False
     subnormal: bool = False
+    nonfinite: bool = False
 
     def _part(self, name: str, kinds: dict[str, int], fail_ulps: float,
               ulps: float | None) -> list[str]:
@@ -64,6 +67,8 @@ class Expectation:
         accepted = {"signed-zero"} if self.signed_zero else set()
         if self.subnormal:
             accepted.add("subnormal")
+        if self.nonfinite:
+            accepted.add("nonfinite")
         sized = {k for k in kinds if k in ("bound", "subnormal")} - accepted
         other = set(kinds) - accepted - {"bound", "subnormal"}
         if other:
@@ -78,13 +83,16 @@ class Expectation:
         return out
 
     def excess(self, fwd_kinds: dict[str, int], fwd_ulps: float, vjp_kinds: dict[str, int],
-               vjp_ulps: float, special_failed: int) -> list[str]:
+               vjp_ulps: float, special_kinds: dict[str, int]) -> list[str]:
         """What the observed findings exceed of this declaration (empty: all known)."""
         out = self._part("forward", fwd_kinds, fwd_ulps, self.forward_ulps)
         out += self._part("vjp", vjp_kinds, vjp_ulps, self.vjp_ulps)
-        if special_failed and not self.special:
-            out.append(f"{special_failed} special-value case(s) fail and special is not "
-                       "declared")
+        left = {k: n for k, n in special_kinds.items()
+                if not (k == "signed-zero" and self.signed_zero)
+                and not (k == "subnormal" and self.subnormal)}
+        if left and not self.special:
+            out.append(f"{sum(left.values())} special-value case(s) fail "
+                       f"({', '.join(sorted(left))}) and special is not declared")
         return out
 
 
@@ -107,7 +115,7 @@ def _entry(op: str, raw: Any, where: str) -> Expectation:
                 raise ExpectFileError(f"{where}: {op!r}.{key} must be a finite number ≥ 0, "
                                       f"got {v!r}")
             kw[key] = float(v)
-    for key in ("signed_zero", "special", "subnormal"):
+    for key in ("signed_zero", "special", "subnormal", "nonfinite"):
         if key in raw:
             if not isinstance(raw[key], bool):
                 raise ExpectFileError(f"{where}: {op!r}.{key} must be true or false")
