@@ -66,7 +66,7 @@ def test_refnn_grad_over_an_nn_tree_equals_nn_value_and_grad() -> None:
     g = refnn.grad(loss)(params)
     value, g_nn = nn.value_and_grad(lambda p, x, y: nn.mse(model.apply(p, x), y))(params, X, Y)
     assert nn.value_and_grad is refnn.value_and_grad  # one function, not two
-    assert g == g_nn
+    assert g == g_nn and value == loss(params)
     # and both equal the gradient taken one matrix argument at a time (no tree involved)
     leaves, treedef = nn.tree_flatten(params)
     per_leaf = refnn.grad(lambda *ls: loss(nn.tree_unflatten(treedef, ls)),
