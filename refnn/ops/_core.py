@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from refnn.errors import ShapeError
-from refnn.matrix import Matrix, fmt_shape
+from refnn.matrix import Matrix, equal_shapes_message
 
 __all__ = [
     "ErrorBound",
@@ -243,7 +243,7 @@ def same_shape(rule: str) -> Callable[..., Shape]:
 
     def check(a: Shape, b: Shape, *_: Any) -> Shape:
         if a != b:
-            raise ShapeError(f"{rule} needs equal shapes: {fmt_shape(a)} and {fmt_shape(b)}")
+            raise ShapeError(equal_shapes_message(rule, a, b))
         return a
 
     return check
