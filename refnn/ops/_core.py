@@ -107,9 +107,25 @@ class OpSpec:
     #: ``None`` for inputs that are not needed, skipping their work (``matmul`` does: the
     #: cotangent of a data matrix X in ``X @ W`` is never computed during training).
     vjp_selective: bool = False
+    #: The forward formula in the article's notation, inputs named A, B, parameters by
+    #: their names: ``"A ⊙ B"``, ``"tanh A"``, ``"AB"``.
+    formula: str = ""
+    #: The VJP rule as text, the cotangent(s) it returns from the output's cotangent ``g``
+    #: and the output ``y``: ``"g ⊙ (1 − y²)"`` (tanh), ``"(g Bᵀ, Aᵀ g)"`` (matmul, one per
+    #: input). ``refnn.explain`` prints it beside every node of the backward pass.
+    rule: str = ""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return _public[self.name](*args, **kwargs)
+
+    def __repr__(self) -> str:
+        b = self.bound
+        acc = f"≤ {b.ulps:g} ulp{'s' if b.ulps != 1 else ''}"
+        if b.reduction:
+            acc += " + γₙ·Σ|terms|"
+        params = f"; parameters {', '.join(self.params)}" if self.params else ""
+        return (f"<op {self.name}: y = {self.formula}{params} | VJP: {self.rule} | "
+                f"float bound: {acc}, VJP ≤ {b.vjp_ulps:g} ulps>")
 
 
 _registry: dict[str, OpSpec] = {}
@@ -175,6 +191,8 @@ def defop(
     smooth: bool = True,
     scalar_first: bool = False,
     vjp_selective: bool = False,
+    formula: str = "",
+    rule: str = "",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the decorated reference kernel as an op and return its public function.
 
@@ -202,6 +220,8 @@ def defop(
             scalar_first=scalar_first,
             doc=forward.__doc__ or "",
             vjp_selective=vjp_selective,
+            formula=formula,
+            rule=rule,
         )
         n_args = arity + len(params)
 
