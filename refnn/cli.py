@@ -183,6 +183,11 @@ def _add_passthrough(sub: Any, name: str, help_text: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``refnn`` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["explain"]:  # its options are its own (see refnn/explain.py)
+        from refnn.explain import main as explain_main
+
+        return explain_main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="refnn",
         description="refnn: a symbolic-checked reference neural-network library.",
@@ -192,6 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _reconstruct_parser(sub)
     _add_passthrough(sub, "conform", "hold a backend against the reference, op by op")
     _add_passthrough(sub, "vectors", "export golden vectors (refnn vectors export DIR)")
+    _add_passthrough(sub, "explain", "watch backpropagation: a 2-layer network, op by op")
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)

@@ -241,6 +241,29 @@ class Matrix(Generic[E]):
         return cls._new(m, n, (value,) * (m * n), domain)
 
     @classmethod
+    def symbols(cls, name: str, m: int, n: int) -> Matrix[Any]:
+        """The m×n matrix of SymPy symbols ``name_ij``, the article's w₁₁ … wₘₙ
+        (``name_i_j`` when m or n exceeds 9, so indices stay readable). Needs SymPy.
+
+        ``Matrix.symbols("w", 2, 2)`` is ``⎡w_11  w_12⎤ / ⎣w_21  w_22⎦``: run any refnn code
+        on it, and gradients come out as formulas. Float data met in such a run stays a
+        SymPy ``Float`` (``0.5*w_11``): SymPy keeps the double as it is instead of guessing
+        a rational, and refnn does not convert silently. Write exact data with ints or
+        ``Fraction`` (``X.map(Fraction)`` turns each double into its exact value, 0.5 → 1/2)
+        to get exact rational formulas.
+        """
+        import sympy
+
+        if not (isinstance(m, int) and isinstance(n, int)) or m < 1 or n < 1:
+            raise ShapeError(f"a matrix needs m ≥ 1 rows and n ≥ 1 columns, got {m}×{n}")
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"Matrix.symbols needs a non-empty name, got {name!r}")
+        sep = "_" if m > 9 or n > 9 else ""
+        data = tuple(sympy.Symbol(f"{name}_{i}{sep}{j}") for i in range(1, m + 1)
+                     for j in range(1, n + 1))
+        return cls._new(m, n, data, scalars.SYMPY)
+
+    @classmethod
     def zeros(cls, m: int, n: int) -> Matrix[int]:
         """The m×n zero matrix (entries are the int ``0``, which joins every domain)."""
         return cls.full(m, n, 0)
@@ -630,6 +653,11 @@ class Matrix(Generic[E]):
 
         body = r" \\ ".join(" & ".join(map(tex, row)) for row in self.rows())
         return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
+
+    def _repr_latex_(self) -> str:
+        """The notebook display (Jupyter, IPython): the bracketed matrix of the article,
+        ``$\\begin{bmatrix} … \\end{bmatrix}$``; SymPy entries as formulas."""
+        return f"${self.to_latex()}$"
 
     def allclose(self, other: Any, *, rtol: float = 1e-9, atol: float = 0.0) -> bool:
         """Whether shapes match and every ``|a − b| ≤ atol + rtol·|b|`` (a quick check;
