@@ -194,9 +194,11 @@ class Explanation:
     #: the matrices met inside ``f`` that are not its arguments (named c1, c2, …)
     constants: list[Node] = field(default_factory=list)
 
-    def text(self, limit: int = SMALL) -> str:
-        """The forward pass, the backward pass, the layers and the gradients as text."""
-        return "\n".join(_text(self, limit))
+    def text(self, limit: int = SMALL, sections: Sequence[str] = ("forward", "backward",
+             "layers", "gradients")) -> str:
+        """The forward pass, the backward pass, the layers and the gradients as text (or
+        only the ``sections`` named)."""
+        return "\n".join(_text(self, limit, sections))
 
     def dot(self) -> str:
         """The tape as Graphviz DOT text (forward edges; each op labelled with its rule)."""
@@ -399,7 +401,29 @@ def _symbolic_delta(layer: _Layer, nxt: _Layer, act: Node, limit: int) -> list[s
 
 
 # --------------------------------------------------------------------------- text
-def _text(ex: Explanation, limit: int) -> Iterator[str]:
+#: The parts of the text, in order.
+SECTIONS = ("forward", "backward", "layers", "gradients")
+
+
+def _text(ex: Explanation, limit: int, sections: Sequence[str] = SECTIONS) -> Iterator[str]:
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        raise ValueError(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
+    parts = {"forward": _forward_lines, "backward": _backward_lines,
+             "layers": _layer_lines, "gradients": _gradient_lines}
+    first = True
+    for name in SECTIONS:
+        if name in sections:
+            lines = list(parts[name](ex, limit))
+            if lines and lines[0] == "":
+                lines = lines[1:]
+            if lines and not first:
+                yield ""
+            first = first and not lines
+            yield from lines
+
+
+def _forward_lines(ex: Explanation, limit: int) -> Iterator[str]:
     yield "forward pass (the tape: one node per op on whole matrices)"
     for nd in [*ex.inputs, *ex.constants]:
         c = ops.concrete(nd.value)
@@ -414,7 +438,9 @@ def _text(ex: Explanation, limit: int) -> Iterator[str]:
         yield (f"  {nd.name} = {nd.call()}   [{nd.spec.formula}]   {shapes} → "
                f"{fmt_shape(c.shape)}{mark}")
         yield from _block(nd.value, "      ", limit)
-    yield ""
+
+
+def _backward_lines(ex: Explanation, limit: int) -> Iterator[str]:
     yield ("backward pass (reverse order; g = ∂L/∂y reaches each node y, its rule gives the "
            "cotangents of its inputs)")
     for nd, cts in ex.backward:
@@ -433,8 +459,9 @@ def _text(ex: Explanation, limit: int) -> Iterator[str]:
             shared = "  (one of several terms, added up)" if len(p.consumers) > 1 else ""
             yield f"      → ∂L/∂{p.name} gets{shared}"
             yield from _block(ct, "        ", limit)
-    yield from _layer_lines(ex, limit)
-    yield ""
+
+
+def _gradient_lines(ex: Explanation, limit: int) -> Iterator[str]:
     yield "gradients (what refnn.grad returns)"
     for nd in ex.inputs:
         if nd.constant:
@@ -470,6 +497,7 @@ def _dot(ex: Explanation) -> str:
 def explain(
     f: Callable[..., Any], *args: Any, argnums: int | Sequence[int] | None = None,
     dot: bool = False, limit: int = SMALL, file: TextIO | None = None,
+    sections: Sequence[str] = ("forward", "backward", "layers", "gradients"),
 ) -> Explanation:
     """Print the forward pass, the backward pass node by node (each with its registry
     rule and cotangents), the article's layer δs and the gradients of ``f(*args)``.
@@ -477,10 +505,13 @@ def explain(
     ``f`` returns a 1×1 matrix (a loss); each argument is a matrix or a pytree of
     matrices. Those named by ``argnums`` (default: all) are differentiated; the others are
     data, shown as constants. Matrices of at most ``limit`` entries are printed.
-    ``dot=True`` prints Graphviz DOT text instead. Returns the :class:`Explanation`.
+    ``sections`` picks parts of the text (``"forward"``, ``"backward"``, ``"layers"``,
+    ``"gradients"``). ``dot=True`` prints Graphviz DOT text instead. Returns the
+    :class:`Explanation`.
     """
     ex = record(f, *args, argnums=argnums)
-    print(ex.dot() if dot else ex.text(limit), file=file if file is not None else sys.stdout)
+    text = ex.dot() if dot else ex.text(limit, sections)
+    print(text, file=file if file is not None else sys.stdout)
     return ex
 
 
