@@ -69,3 +69,18 @@ def test_the_readme_says_which_ops_are_exact_on_fractions() -> None:
     assert ops.pow(Matrix([[Fraction(2, 3)]]), 3) == Matrix([[Fraction(8, 27)]])
     with pytest.raises(DomainError):
         ops.pow(Matrix([[Fraction(2, 3)]]), Fraction(1, 2))
+
+
+def test_the_tutorial_follows_the_articles_order_and_its_map_points_at_real_files() -> None:
+    text = (ROOT / "docs" / "tutorial.md").read_text(encoding="utf-8")
+    chapters = re.findall(r"^## \d\. (.+)$", text, flags=re.M)
+    assert chapters == ["The tensor and its notation", "Element-wise and matrix products",
+                        "Gradients and backpropagation", "Layers and activations",
+                        "The visual goal"]
+    table = text.split("## Where each formula lives")[1].split("\n## ")[0]
+    paths = re.findall(r"`((?:refnn|proofs|tests)/[\w/.]*)`", table)
+    assert len(paths) >= 10
+    for path in paths:
+        assert (ROOT / path).exists(), path
+    for name in re.findall(r"`ops\.(\w+)`", table):
+        assert name in ops.registry, name
