@@ -150,6 +150,12 @@ def _negated(c: Any) -> Any:
     return -c
 
 
+def _is_number(c: object) -> bool:
+    """Whether ``c`` is a plain number (cheap for matrices and other shaped values, which
+    are checked first: the operators ask this on every call)."""
+    return not hasattr(c, "shape") and _is_scalar(c)
+
+
 def _is_scalar(c: object) -> bool:
     try:
         scalars.domain_of_scalar(c)
@@ -436,31 +442,31 @@ class Matrix(Generic[E]):
 
     # ------------------------------------------------------------------ arithmetic
     def __add__(self, other: Matrix[E]) -> Matrix[E]:
-        if _is_scalar(other):
+        if _is_number(other):
             raise _scalar_operand_error("+", other, right=False)
         return cast("Matrix[E]", self._elementwise(other, operator.add, "element-wise addition"))
 
     def __radd__(self, other: Any) -> Any:
-        if _is_scalar(other):
+        if _is_number(other):
             raise _scalar_operand_error("+", other, right=True)
         return NotImplemented
 
     def __sub__(self, other: Matrix[E]) -> Matrix[E]:
-        if _is_scalar(other):
+        if _is_number(other):
             raise _scalar_operand_error("-", other, right=False)
         return cast(
             "Matrix[E]", self._elementwise(other, operator.sub, "element-wise subtraction")
         )
 
     def __rsub__(self, other: Any) -> Any:
-        if _is_scalar(other):
+        if _is_number(other):
             raise _scalar_operand_error("-", other, right=True)
         return NotImplemented
 
     def __truediv__(self, other: Any) -> Matrix[Any]:
         """``A / c`` for a number c: the scalar multiple c⁻¹·A (see :func:`reciprocal`).
         ``A / B`` for two matrices is refused with a pointer to ``ops.div``."""
-        if _is_scalar(other):
+        if _is_number(other):
             return self.scale(_in_domain(reciprocal(other), self._domain))
         if isinstance(other, Matrix) or hasattr(other, "shape"):
             raise TypeError(
@@ -471,7 +477,7 @@ class Matrix(Generic[E]):
         return NotImplemented
 
     def __rtruediv__(self, other: Any) -> Any:
-        if not _is_scalar(other):
+        if not _is_number(other):
             return NotImplemented
         raise TypeError(
             f"`{other!r} / A` is not defined for a matrix A: the element-wise reciprocal "
