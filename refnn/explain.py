@@ -87,8 +87,7 @@ class _Recorded(OpsOperators):
         cls, spec: OpSpec, inputs: tuple[Any, ...], params: tuple[Any, ...]
     ) -> _Recorded:
         tape = next(a._tape for a in inputs if isinstance(a, _Recorded))
-        parents = tuple(a._node if isinstance(a, _Recorded) else tape.constant(a)
-                        for a in inputs)
+        parents = tuple(a._node if isinstance(a, _Recorded) else tape.constant(a) for a in inputs)
         values = tuple(a._value if isinstance(a, _Recorded) else a for a in inputs)
         out = apply(spec, values, params)
         k = len(tape.nodes) + 1
@@ -146,8 +145,10 @@ def _block(value: Any, indent: str, limit: int) -> list[str]:
     if c.domain is scalars.SYMPY:
         longest = max(len(str(x)) for x in c.data)
         if longest > WIDTH:
-            return [f"{indent}({fmt_shape(c.shape)}: formulas of up to {longest} characters, "
-                    f"not printed)"]
+            return [
+                f"{indent}({fmt_shape(c.shape)}: formulas of up to {longest} characters, "
+                f"not printed)"
+            ]
     return [indent + line for line in str(c).split("\n")]
 
 
@@ -194,8 +195,11 @@ class Explanation:
     #: the matrices met inside ``f`` that are not its arguments (named c1, c2, …)
     constants: list[Node] = field(default_factory=list)
 
-    def text(self, limit: int = SMALL, sections: Sequence[str] = ("forward", "backward",
-             "layers", "gradients")) -> str:
+    def text(
+        self,
+        limit: int = SMALL,
+        sections: Sequence[str] = ("forward", "backward", "layers", "gradients"),
+    ) -> str:
         """The forward pass, the backward pass, the layers and the gradients as text (or
         only the ``sections`` named)."""
         return "\n".join(_text(self, limit, sections))
@@ -215,8 +219,11 @@ def record(
     inputs: list[Node] = []
     wrapped: list[Any] = []
     trees = []
-    chosen = range(len(args)) if argnums is None else (
-        (argnums,) if isinstance(argnums, int) else tuple(argnums))
+    chosen = (
+        range(len(args))
+        if argnums is None
+        else ((argnums,) if isinstance(argnums, int) else tuple(argnums))
+    )
     nums = [k % len(args) for k in chosen] if args else []
     for k, (name, a) in enumerate(zip(_arg_names(f, len(args)), args, strict=True)):
         leaves, treedef = tree_flatten(a)
@@ -230,13 +237,18 @@ def record(
                 f"({name}) is {type(a).__name__} {a!r}"
             )
         paths = [name] if treedef.kind == "leaf" else list(_leaf_paths(a, name))
-        nodes = [Node(0, p, None, (), (), (), x, constant=k not in nums)
-                 for p, x in zip(paths, leaves, strict=True)]
+        nodes = [
+            Node(0, p, None, (), (), (), x, constant=k not in nums)
+            for p, x in zip(paths, leaves, strict=True)
+        ]
         inputs.extend(nodes)
         if k in nums:
             trees.append((treedef, nodes))
-        wrapped.append(tree_unflatten(treedef, [_Recorded(x, tape, nd)
-                                                for x, nd in zip(leaves, nodes, strict=True)]))
+        wrapped.append(
+            tree_unflatten(
+                treedef, [_Recorded(x, tape, nd) for x, nd in zip(leaves, nodes, strict=True)]
+            )
+        )
     out = f(*wrapped)
     if not isinstance(out, _Recorded) or out._node.spec is None:
         raise ValueError("f's result does not depend on its arguments: nothing to explain")
@@ -249,12 +261,15 @@ def record(
             p.consumers.append(node)
     backward = _backward(out._node, tape.nodes)
     grads = tuple(
-        tree_unflatten(treedef, [nd.cotangent if nd.cotangent is not None
-                                 else ops.scale(0, nd.value) for nd in nodes])
+        tree_unflatten(
+            treedef,
+            [nd.cotangent if nd.cotangent is not None else ops.scale(0, nd.value) for nd in nodes],
+        )
         for treedef, nodes in trees
     )
-    return Explanation(inputs, tape.nodes, out._node, grads, backward,
-                       list(tape.constants.values()))
+    return Explanation(
+        inputs, tape.nodes, out._node, grads, backward, list(tape.constants.values())
+    )
 
 
 def _backward(out: Node, tape: list[Node]) -> list[tuple[Node, tuple[Any, ...]]]:
@@ -306,8 +321,11 @@ def _layers(ex: Explanation) -> list[_Layer]:
         if W.spec is not None or W.constant:
             continue
         z, bias = node, None
-        if len(node.consumers) == 1 and node.consumers[0].spec is not None \
-                and node.consumers[0].spec.name == "add_row":
+        if (
+            len(node.consumers) == 1
+            and node.consumers[0].spec is not None
+            and node.consumers[0].spec.name == "add_row"
+        ):
             cand = node.consumers[0]
             b = cand.parents[1]
             if cand.parents[0] is node and b.spec is None and not b.constant:
@@ -344,22 +362,28 @@ def _layer_lines(ex: Explanation, limit: int) -> list[str]:
     for layer in reversed(layers):
         k = _sub(layer.k)
         before = layers[layer.k - 2] if layer.k > 1 else None
-        prev = (f"a{_sub(layer.k - 1)}" if before is not None and before.act is layer.a_prev
-                else layer.a_prev.name)
+        prev = (
+            f"a{_sub(layer.k - 1)}"
+            if before is not None and before.act is layer.a_prev
+            else layer.a_prev.name
+        )
         z_txt = f"z{k} = {prev}W{k}" + (f" + b{k}" if layer.bias is not None else "")
         names = f"W{k} = {layer.W.name}" + (f", b{k} = {layer.bias.name}" if layer.bias else "")
         act = layer.act
         f_txt = f", a{k} = {act.spec.name}(z{k})" if act is not None and act.spec else ""
         lines.append(f"  layer {layer.k}: {z_txt}{f_txt}   ({names}; z{k} is {layer.z.name})")
         nxt = layers[layer.k] if layer.k < len(layers) else None
-        chained = (nxt is not None and act is not None and nxt.a_prev is act
-                   and len(act.consumers) == 1)
+        chained = (
+            nxt is not None and act is not None and nxt.a_prev is act and len(act.consumers) == 1
+        )
         if chained and act is not None and act.spec is not None and nxt is not None:
             kn = _sub(nxt.k)
             fprime = _ACTIVATIONS.get(act.spec.name, "f′(zₖ)").replace("ₖ", k)
             lines.append(f"    δ{k} = (δ{kn} W{kn}ᵀ) ⊙ f′(z{k}),  f′(z{k}) = {fprime}")
-            lines.append(f"      ({act.spec.name}'s rule in the registry, {act.spec.rule}, with "
-                         f"g = δ{kn} W{kn}ᵀ and y = a{k})")
+            lines.append(
+                f"      ({act.spec.name}'s rule in the registry, {act.spec.rule}, with "
+                f"g = δ{kn} W{kn}ᵀ and y = a{k})"
+            )
             if symbolic:
                 lines.extend(_symbolic_delta(layer, nxt, act, limit))
         elif nxt is None:
@@ -369,8 +393,10 @@ def _layer_lines(ex: Explanation, limit: int) -> list[str]:
         if layer.z.cotangent is not None:
             lines.append(f"    δ{k} =")
             lines.extend(_block(layer.z.cotangent, "      ", limit))
-        lines.append(f"    ∂L/∂W{k} = {prev}ᵀ δ{k}" +
-                     (f",  ∂L/∂b{k} = sum_rows(δ{k})" if layer.bias is not None else ""))
+        lines.append(
+            f"    ∂L/∂W{k} = {prev}ᵀ δ{k}"
+            + (f",  ∂L/∂b{k} = sum_rows(δ{k})" if layer.bias is not None else "")
+        )
     return lines
 
 
@@ -409,8 +435,12 @@ def _text(ex: Explanation, limit: int, sections: Sequence[str] = SECTIONS) -> It
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         raise ValueError(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
-    parts = {"forward": _forward_lines, "backward": _backward_lines,
-             "layers": _layer_lines, "gradients": _gradient_lines}
+    parts = {
+        "forward": _forward_lines,
+        "backward": _backward_lines,
+        "layers": _layer_lines,
+        "gradients": _gradient_lines,
+    }
     first = True
     for name in SECTIONS:
         if name in sections:
@@ -435,14 +465,18 @@ def _forward_lines(ex: Explanation, limit: int) -> Iterator[str]:
         shapes = ", ".join(fmt_shape(ops.concrete(x).shape) for x in nd.inputs)
         c = ops.concrete(nd.value)
         mark = "   ← the loss L" if nd is ex.output else ""
-        yield (f"  {nd.name} = {nd.call()}   [{nd.spec.formula}]   {shapes} → "
-               f"{fmt_shape(c.shape)}{mark}")
+        yield (
+            f"  {nd.name} = {nd.call()}   [{nd.spec.formula}]   {shapes} → "
+            f"{fmt_shape(c.shape)}{mark}"
+        )
         yield from _block(nd.value, "      ", limit)
 
 
 def _backward_lines(ex: Explanation, limit: int) -> Iterator[str]:
-    yield ("backward pass (reverse order; g = ∂L/∂y reaches each node y, its rule gives the "
-           "cotangents of its inputs)")
+    yield (
+        "backward pass (reverse order; g = ∂L/∂y reaches each node y, its rule gives the "
+        "cotangents of its inputs)"
+    )
     for nd, cts in ex.backward:
         assert nd.spec is not None
         yield f"  {nd.name} = {nd.call()}   rule  {nd.spec.name}: {nd.spec.rule}"
@@ -480,8 +514,10 @@ def _dot(ex: Explanation) -> str:
     for nd in [*ex.inputs, *ex.constants]:
         shape = fmt_shape(ops.concrete(nd.value).shape)
         style = ", style=dashed" if nd.constant else ""
-        lines.append(f'  "{_dot_escape(nd.name)}" [shape=box, label="{_dot_escape(nd.name)}'
-                     f'\\n{shape}"{style}];')
+        lines.append(
+            f'  "{_dot_escape(nd.name)}" [shape=box, label="{_dot_escape(nd.name)}'
+            f'\\n{shape}"{style}];'
+        )
     for nd in ex.nodes:
         assert nd.spec is not None
         shape = fmt_shape(ops.concrete(nd.value).shape)
@@ -495,8 +531,12 @@ def _dot(ex: Explanation) -> str:
 
 
 def explain(
-    f: Callable[..., Any], *args: Any, argnums: int | Sequence[int] | None = None,
-    dot: bool = False, limit: int = SMALL, file: TextIO | None = None,
+    f: Callable[..., Any],
+    *args: Any,
+    argnums: int | Sequence[int] | None = None,
+    dot: bool = False,
+    limit: int = SMALL,
+    file: TextIO | None = None,
     sections: Sequence[str] = ("forward", "backward", "layers", "gradients"),
 ) -> Explanation:
     """Print the forward pass, the backward pass node by node (each with its registry
@@ -521,13 +561,19 @@ def _demo(domain: str, activation: str) -> tuple[Callable[..., Any], tuple[Any, 
     X: Matrix[Any] = Matrix([[1, -2], [Fraction(1, 2), 3], [0, 1]])
     Y: Matrix[Any] = Matrix([[1], [0], [-1]])
     if domain == "sympy":
-        params: tuple[Any, ...] = (Matrix.symbols("w", 2, 2), Matrix.symbols("b", 1, 2),
-                                   Matrix.symbols("v", 2, 1), Matrix.symbols("c", 1, 1))
+        params: tuple[Any, ...] = (
+            Matrix.symbols("w", 2, 2),
+            Matrix.symbols("b", 1, 2),
+            Matrix.symbols("v", 2, 1),
+            Matrix.symbols("c", 1, 1),
+        )
     else:
         exact: list[Matrix[Any]] = [
-                 Matrix([[Fraction(1, 2), -1], [Fraction(1, 4), Fraction(3, 4)]]),
-                 Matrix([[0, Fraction(1, 10)]]), Matrix([[1], [-Fraction(1, 2)]]),
-                 Matrix([[Fraction(1, 5)]])]
+            Matrix([[Fraction(1, 2), -1], [Fraction(1, 4), Fraction(3, 4)]]),
+            Matrix([[0, Fraction(1, 10)]]),
+            Matrix([[1], [-Fraction(1, 2)]]),
+            Matrix([[Fraction(1, 5)]]),
+        ]
         params = tuple(exact) if domain == "fraction" else tuple(p.map(float) for p in exact)
         if domain == "float":
             X, Y = X.map(float), Y.map(float)
@@ -554,22 +600,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--domain", choices=["float", "fraction", "sympy"], default="float",
-                        help="the scalar domain of the parameters: floats, exact Fractions "
-                        "(needs an exact activation such as relu), or SymPy symbols w_ij")
-    parser.add_argument("--activation", choices=sorted(_ACTIVATIONS), default="tanh",
-                        help="the hidden layer's activation")
-    parser.add_argument("--dot", action="store_true",
-                        help="print the tape as Graphviz DOT text (e.g. | dot -Tsvg > g.svg)")
-    parser.add_argument("--limit", type=int, default=SMALL,
-                        help="print the values of matrices with at most this many entries")
+    parser.add_argument(
+        "--domain",
+        choices=["float", "fraction", "sympy"],
+        default="float",
+        help="the scalar domain of the parameters: floats, exact Fractions "
+        "(needs an exact activation such as relu), or SymPy symbols w_ij",
+    )
+    parser.add_argument(
+        "--activation",
+        choices=sorted(_ACTIVATIONS),
+        default="tanh",
+        help="the hidden layer's activation",
+    )
+    parser.add_argument(
+        "--dot",
+        action="store_true",
+        help="print the tape as Graphviz DOT text (e.g. | dot -Tsvg > g.svg)",
+    )
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=SMALL,
+        help="print the values of matrices with at most this many entries",
+    )
     args = parser.parse_args(argv)
     try:
         loss, params = _demo(args.domain, args.activation)
         explain(loss, *params, argnums=(0, 1, 2, 3), dot=args.dot, limit=args.limit)
     except ModuleNotFoundError as exc:
-        print(f"refnn explain: error: {exc.name} is needed for --domain {args.domain} "
-              f"(pip install -e \".[learn]\")", file=sys.stderr)
+        print(
+            f"refnn explain: error: {exc.name} is needed for --domain {args.domain} "
+            f'(pip install -e ".[learn]")',
+            file=sys.stderr,
+        )
         return 2
     except (DomainError, RefnnError) as exc:
         hint = ""

@@ -22,8 +22,14 @@ from refnn import Matrix, nn, ops
 Pair = namedtuple("Pair", "left right")
 
 
-def _sym_loss(W1: sympy.Matrix, b1: sympy.Matrix, W2: sympy.Matrix, b2: sympy.Matrix,
-              X: sympy.Matrix, Y: sympy.Matrix) -> Any:
+def _sym_loss(
+    W1: sympy.Matrix,
+    b1: sympy.Matrix,
+    W2: sympy.Matrix,
+    b2: sympy.Matrix,
+    X: sympy.Matrix,
+    Y: sympy.Matrix,
+) -> Any:
     """The mean squared error of a 2→2→1 tanh network, written directly in SymPy."""
     ones = sympy.ones(X.rows, 1)
     H = (X * W1 + ones * b1).applyfunc(sympy.tanh)
@@ -35,18 +41,22 @@ def _sym_loss(W1: sympy.Matrix, b1: sympy.Matrix, W2: sympy.Matrix, b2: sympy.Ma
 def test_refnn_grad_over_an_nn_tree_equals_sympy_diff() -> None:
     model = nn.mlp([2, 2, 1], "tanh")
     shapes = [(2, 2), (1, 2), (2, 1), (1, 1)]
-    syms = [sympy.Matrix(m, n, lambda i, j, k=k: sympy.Symbol(f"p{k}_{i}{j}"))
-            for k, (m, n) in enumerate(shapes)]
-    params = ({"W": Matrix(syms[0].tolist()), "b": Matrix(syms[1].tolist())}, (),
-              {"W": Matrix(syms[2].tolist()), "b": Matrix(syms[3].tolist())})
+    syms = [
+        sympy.Matrix(m, n, lambda i, j, k=k: sympy.Symbol(f"p{k}_{i}{j}"))
+        for k, (m, n) in enumerate(shapes)
+    ]
+    params = (
+        {"W": Matrix(syms[0].tolist()), "b": Matrix(syms[1].tolist())},
+        (),
+        {"W": Matrix(syms[2].tolist()), "b": Matrix(syms[3].tolist())},
+    )
     X = [[1, -2], [Fraction(1, 2), 3], [0, 1]]
     Y = [[1], [0], [-1]]
     loss = _sym_loss(*syms, sympy.Matrix(X), sympy.Matrix(Y))
 
     g = refnn.grad(lambda p: nn.mse(model.apply(p, Matrix(X)), Matrix(Y)))(params)
     assert nn.tree_structure(g) == nn.tree_structure(params)
-    point = {s: sympy.Rational(k % 5 - 2, 3) for k, s in enumerate(
-        s for M in syms for s in M)}
+    point = {s: sympy.Rational(k % 5 - 2, 3) for k, s in enumerate(s for M in syms for s in M)}
     for leaf, sym in zip(nn.tree_leaves(g), [syms[0], syms[1], syms[2], syms[3]], strict=True):
         for got, s in zip(leaf.data, sym, strict=True):
             want = sympy.diff(loss, s)
@@ -69,8 +79,9 @@ def test_refnn_grad_over_an_nn_tree_equals_nn_value_and_grad() -> None:
     assert g == g_nn and value == loss(params)
     # and both equal the gradient taken one matrix argument at a time (no tree involved)
     leaves, treedef = nn.tree_flatten(params)
-    per_leaf = refnn.grad(lambda *ls: loss(nn.tree_unflatten(treedef, ls)),
-                          argnums=tuple(range(len(leaves))))(*leaves)
+    per_leaf = refnn.grad(
+        lambda *ls: loss(nn.tree_unflatten(treedef, ls)), argnums=tuple(range(len(leaves)))
+    )(*leaves)
     assert nn.tree_leaves(g) == list(per_leaf)
 
 
@@ -78,8 +89,11 @@ def test_refnn_grad_over_an_nn_tree_equals_nn_value_and_grad() -> None:
 def _trees(draw: Any) -> Any:
     def leaf() -> Matrix[Fraction]:
         m, n = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-        return Matrix.from_flat(m, n, [Fraction(draw(st.integers(-9, 9)), draw(
-            st.integers(1, 5))) for _ in range(m * n)])
+        return Matrix.from_flat(
+            m,
+            n,
+            [Fraction(draw(st.integers(-9, 9)), draw(st.integers(1, 5))) for _ in range(m * n)],
+        )
 
     kind = draw(st.sampled_from(["tuple", "list", "dict", "namedtuple", "nested"]))
     if kind == "tuple":
@@ -106,21 +120,24 @@ def test_gradient_of_a_weighted_sum_of_squares_is_the_law(tree: Any, c: int) -> 
     assert nn.tree_structure(g) == nn.tree_structure(tree)
     for k, (gl, x) in enumerate(zip(nn.tree_leaves(g), nn.tree_leaves(tree), strict=True), 1):
         assert gl == x.map(lambda v, k=k: 2 * c * k * v)
-    assert value.data[0] == sum(c * k * sum(v * v for v in x.data)
-                                for k, x in enumerate(nn.tree_leaves(tree), 1))
+    assert value.data[0] == sum(
+        c * k * sum(v * v for v in x.data) for k, x in enumerate(nn.tree_leaves(tree), 1)
+    )
 
 
 def test_vjp_over_trees_and_argnums_tuples() -> None:
     A = Matrix([[Fraction(1), Fraction(2)]])
     B = Matrix([[Fraction(3)], [Fraction(-1)]])
-    out, back = refnn.vjp(lambda t, c: ops.hadamard(c[0], t["A"] @ t["B"]),
-                          {"A": A, "B": B}, [Matrix([[Fraction(5)]])])
+    out, back = refnn.vjp(
+        lambda t, c: ops.hadamard(c[0], t["A"] @ t["B"]),
+        {"A": A, "B": B},
+        [Matrix([[Fraction(5)]])],
+    )
     assert out == Matrix([[Fraction(5)]])  # 5 · (3 − 2)
     (ga, gc) = back(Matrix([[Fraction(1)]]))
     assert ga == {"A": Matrix([[Fraction(15), Fraction(-5)]]), "B": Matrix([[5], [10]])}
     assert gc == [Matrix([[Fraction(1)]])]  # ∂(c·AB)/∂c = AB = 3 − 2
-    gA, gB = refnn.grad(lambda p, q: ops.sum(p[0] @ q.right), argnums=(0, 1))(
-        (A,), Pair(None, B))
+    gA, gB = refnn.grad(lambda p, q: ops.sum(p[0] @ q.right), argnums=(0, 1))((A,), Pair(None, B))
     assert gA == (Matrix([[3, -1]]),) and gB == Pair(None, Matrix([[1], [2]]))
 
 

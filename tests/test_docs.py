@@ -28,8 +28,9 @@ def test_the_readme_and_the_tutorial_have_examples() -> None:
 
 
 @pytest.mark.parametrize("path", WITH_EXAMPLES, ids=lambda p: p.relative_to(ROOT).as_posix())
-def test_markdown_examples_run(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-                               ) -> None:
+def test_markdown_examples_run(
+    path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cwd = Path.cwd()
     os.chdir(tmp_path)
     try:
@@ -45,8 +46,10 @@ def _exact_on_fractions(name: str) -> bool:
     spec = ops.registry[name]
     try:
         for shapes, params in spec.cases(2):
-            inputs = [Matrix.from_flat(m, n, [Fraction(k + 1, 4) for k in range(m * n)])
-                      for m, n in shapes]
+            inputs = [
+                Matrix.from_flat(m, n, [Fraction(k + 1, 4) for k in range(m * n)])
+                for m, n in shapes
+            ]
             out = spec.forward(*inputs, *params)
             assert all(type(x) in (Fraction, int) for x in out.data)
     except DomainError:
@@ -56,8 +59,12 @@ def _exact_on_fractions(name: str) -> bool:
 
 def test_the_readme_says_which_ops_are_exact_on_fractions() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    m = re.search(r"Exact on `Fraction`: (.*?)\.\s+(?:Without an exact form|No exact form)"
-                  r"[^:]*: (.*?)\.", text, flags=re.S)
+    m = re.search(
+        r"Exact on `Fraction`: (.*?)\.\s+(?:Without an exact form|No exact form)"
+        r"[^:]*: (.*?)\.",
+        text,
+        flags=re.S,
+    )
     assert m, "the README lists the ops that are exact on Fraction"
     exact = set(re.findall(r"`(\w+)`", m[1]))
     inexact = set(re.findall(r"`(\w+)`", m[2]))
@@ -74,9 +81,13 @@ def test_the_readme_says_which_ops_are_exact_on_fractions() -> None:
 def test_the_tutorial_follows_the_articles_order_and_its_map_points_at_real_files() -> None:
     text = (ROOT / "docs" / "tutorial.md").read_text(encoding="utf-8")
     chapters = re.findall(r"^## \d\. (.+)$", text, flags=re.M)
-    assert chapters == ["The tensor and its notation", "Element-wise and matrix products",
-                        "Gradients and backpropagation", "Layers and activations",
-                        "The visual goal"]
+    assert chapters == [
+        "The tensor and its notation",
+        "Element-wise and matrix products",
+        "Gradients and backpropagation",
+        "Layers and activations",
+        "The visual goal",
+    ]
     table = text.split("## Where each formula lives")[1].split("\n## ")[0]
     paths = re.findall(r"`((?:refnn|proofs|tests)/[\w/.]*)`", table)
     assert len(paths) >= 10

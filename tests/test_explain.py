@@ -32,18 +32,45 @@ def test_every_op_states_its_formula_and_rule_and_shows_them_in_its_repr() -> No
     )
 
 
-_ELEMENTWISE = ["neg", "scale", "add_scalar", "exp", "log", "sqrt", "pow", "square", "tanh",
-                "sigmoid", "softplus", "sin", "cos", "step", "relu", "leaky_relu", "clip"]
+_ELEMENTWISE = [
+    "neg",
+    "scale",
+    "add_scalar",
+    "exp",
+    "log",
+    "sqrt",
+    "pow",
+    "square",
+    "tanh",
+    "sigmoid",
+    "softplus",
+    "sin",
+    "cos",
+    "step",
+    "relu",
+    "leaky_relu",
+    "clip",
+]
 
 
 def _rule_as_sympy(rule: str, names: dict[str, Any]) -> Any:
     """The rule text read as a SymPy expression of one entry (a small, literal reader)."""
     t = rule.split(" (")[0] if rule.startswith("0 (") else rule
-    for a, b in [("[lo < A < hi]", "Piecewise((1, (A > lo) & (A < hi)), (0, True))"),
-                 ("Aᵖ⁻¹", "A**(p - 1)"), ("y²", "y**2"), ("(2y)", "(2*y)"), ("2A", "2*A"),
-                 ("σ(A)", "1/(1 + exp(-A))"), ("step(A)", "Heaviside(A, 0)"),
-                 ("cos A", "cos(A)"), ("sin A", "sin(A)"),
-                 ("⊙", "*"), ("⊘", "/"), ("·", "*"), ("−", "-")]:
+    for a, b in [
+        ("[lo < A < hi]", "Piecewise((1, (A > lo) & (A < hi)), (0, True))"),
+        ("Aᵖ⁻¹", "A**(p - 1)"),
+        ("y²", "y**2"),
+        ("(2y)", "(2*y)"),
+        ("2A", "2*A"),
+        ("σ(A)", "1/(1 + exp(-A))"),
+        ("step(A)", "Heaviside(A, 0)"),
+        ("cos A", "cos(A)"),
+        ("sin A", "sin(A)"),
+        ("⊙", "*"),
+        ("⊘", "/"),
+        ("·", "*"),
+        ("−", "-"),
+    ]:
         t = t.replace(a, b)
     return sympy.sympify(t, locals=names)
 
@@ -52,7 +79,7 @@ def _rule_as_sympy(rule: str, names: dict[str, Any]) -> Any:
 def test_the_rule_text_of_an_elementwise_op_is_its_derivative(name: str) -> None:
     spec = registry[name]
     x, g = sympy.Symbol("x", real=True), sympy.Symbol("g")
-    for (_shapes, params) in list(spec.cases(1)):
+    for _shapes, params in list(spec.cases(1)):
         y = spec.spec(sympy.Matrix([[x]]), *params)[0, 0]
         names = {"A": x, "y": y, "g": g, **dict(zip(spec.params, params, strict=True))}
         stated = _rule_as_sympy(spec.rule, names)
@@ -76,8 +103,10 @@ def test_explain_gradients_equal_sympy_diff_on_the_symbolic_demo() -> None:
     ex = record(loss, *args, argnums=(0, 1, 2, 3))
     S = [sympy.Matrix(a.tolist()) for a in args]
     L = _sym_mse(*S, sympy.tanh)
-    point = {s: sympy.Rational((-1) ** k * (k % 5 + 1), 4) for k, s in enumerate(
-        sorted(L.free_symbols, key=str))}
+    point = {
+        s: sympy.Rational((-1) ** k * (k % 5 + 1), 4)
+        for k, s in enumerate(sorted(L.free_symbols, key=str))
+    }
     for grad, M in zip(ex.grads, S[:4], strict=True):
         for got, s in zip(grad.data, M, strict=True):
             want = sympy.diff(L, s).subs(point)
@@ -99,9 +128,16 @@ def test_explain_prints_forward_and_backward_with_each_rule() -> None:
     text = buf.getvalue()
     forward, backward = text.split("\nbackward pass")
     calls = re.findall(r"^  (v\d+) = (\w+\(.*?\))", forward, flags=re.M)
-    assert calls == [("v1", "matmul(X, W1)"), ("v2", "add_row(v1, b1)"), ("v3", "tanh(v2)"),
-                     ("v4", "matmul(v3, W2)"), ("v5", "add_row(v4, b2)"), ("v6", "sub(v5, Y)"),
-                     ("v7", "square(v6)"), ("v8", "mean(v7)")]
+    assert calls == [
+        ("v1", "matmul(X, W1)"),
+        ("v2", "add_row(v1, b1)"),
+        ("v3", "tanh(v2)"),
+        ("v4", "matmul(v3, W2)"),
+        ("v5", "add_row(v4, b2)"),
+        ("v6", "sub(v5, Y)"),
+        ("v7", "square(v6)"),
+        ("v8", "mean(v7)"),
+    ]
     assert "3×2, 2×2 → 3×2" in forward and "← the loss L" in forward
     # backward: reverse order, every node with its rule exactly as the registry states it
     order = re.findall(r"^  (v\d+) = .*?rule  (\w+): (.*)$", backward, flags=re.M)
@@ -128,8 +164,9 @@ def test_each_layer_delta_is_the_cotangent_of_z_and_follows_the_recursion() -> N
     assert z2.cotangent == d2
     # δ₁ = (δ₂ W₂ᵀ) ⊙ step(z₁), entry by entry in Fractions
     back = d2 @ W2.T
-    want = Matrix.from_flat(3, 2, [v if z > 0 else 0 for v, z in zip(back.data, Z1.data,
-                                                                        strict=True)])
+    want = Matrix.from_flat(
+        3, 2, [v if z > 0 else 0 for v, z in zip(back.data, Z1.data, strict=True)]
+    )
     assert z1.cotangent == want
 
 
@@ -196,7 +233,8 @@ def test_symbols_and_latex_display() -> None:
     with pytest.raises(refnn.ShapeError):
         Matrix.symbols("w", 0, 2)
     assert Matrix([[1, 2], [3, 4]])._repr_latex_() == (
-        r"$\begin{bmatrix} 1 & 2 \\ 3 & 4 \end{bmatrix}$")
+        r"$\begin{bmatrix} 1 & 2 \\ 3 & 4 \end{bmatrix}$"
+    )
     half = Matrix([[Fraction(-1, 2)]])._repr_latex_()
     assert half == r"$\begin{bmatrix} -\frac{1}{2} \end{bmatrix}$"
     s = sympy.Symbol("s")

@@ -30,21 +30,43 @@ def test_readme_examples_run_after_exactly_command_1(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     py = venv / "bin" / "python"
     proc = subprocess.run(
-        [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e",
-         f"{ROOT}[learn]"],
-        capture_output=True, text=True, timeout=900, check=False,
+        [
+            str(py),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-e",
+            f"{ROOT}[learn]",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     # nothing from the test extra came along: the examples rely on the learn extra only
     probe = subprocess.run(
-        [str(py), "-c", "import importlib.util as u; "
-         "print([m for m in ('pytest', 'hypothesis', 'numpy') if u.find_spec(m)])"],
-        capture_output=True, text=True, check=True, timeout=60,
+        [
+            str(py),
+            "-c",
+            "import importlib.util as u; "
+            "print([m for m in ('pytest', 'hypothesis', 'numpy') if u.find_spec(m)])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     assert probe.stdout.strip() == "[]"
     run = subprocess.run(
         [str(py), str(ROOT / "tests" / "markdown_doctest.py"), str(ROOT / "README.md")],
-        capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=tmp_path,
     )
     assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-2000:]
     m = re.search(r"README\.md: (\d+) examples, 0 failed", run.stdout)

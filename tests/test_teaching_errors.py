@@ -93,8 +93,10 @@ def test_a_over_c_is_exact_on_fractions_and_differentiates(xs: list[Fraction], c
     assert g == Matrix.full(2, 3, 1 / c)  # ∂(Σ x/c)/∂x = 1/c
 
 
-@given(st.lists(st.floats(-1e6, 1e6), min_size=4, max_size=4),
-       st.floats(0.01, 1e3) | st.integers(1, 1000))
+@given(
+    st.lists(st.floats(-1e6, 1e6), min_size=4, max_size=4),
+    st.floats(0.01, 1e3) | st.integers(1, 1000),
+)
 def test_a_over_c_on_floats_is_within_one_rounding_of_the_exact_quotient(
     xs: list[float], c: float
 ) -> None:
