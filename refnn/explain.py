@@ -484,7 +484,7 @@ def _backward_lines(ex: Explanation, limit: int) -> Iterator[str]:
             yield "      g = ∂L/∂L ="
             yield from _block(nd.cotangent, "        ", limit)
         elif len(nd.consumers) > 1:
-            users = ", ".join(c.name for c in nd.consumers)
+            users = ", ".join(dict.fromkeys(c.name for c in nd.consumers))
             yield f"      g = the sum of what {users} gave it ="
             yield from _block(nd.cotangent, "        ", limit)
         for p, ct in zip(nd.parents, cts, strict=True):

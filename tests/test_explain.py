@@ -240,3 +240,17 @@ def test_symbols_and_latex_display() -> None:
     s = sympy.Symbol("s")
     tanh = Matrix([[sympy.tanh(s)]])._repr_latex_()
     assert tanh == r"$\begin{bmatrix} \tanh{\left(s \right)} \end{bmatrix}$"
+
+
+def test_a_value_used_twice_gets_the_sum_of_its_cotangents() -> None:
+    # L = Σ t ⊙ t + Σ t with t = 2a: ∂L/∂t = 2t + 1, ∂L/∂a = 2(2t + 1) = 8a + 2
+    a = Matrix([[Fraction(1, 2), Fraction(-3, 4)]])
+
+    def f(x: Any) -> Any:
+        t = ops.scale(2, x)
+        return ops.add(ops.sum(ops.hadamard(t, t)), ops.sum(t))
+
+    buf = io.StringIO()
+    ex = refnn.explain(f, a, file=buf)
+    assert ex.grads[0] == a.map(lambda v: 8 * v + 2)
+    assert "g = the sum of what v2, v4 gave it =" in buf.getvalue()
