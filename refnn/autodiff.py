@@ -10,19 +10,25 @@ the tape in reverse and calls each op's VJP from the registry; VJPs are themselv
 compositions of registry ops, so when the values are tracers of an enclosing ``grad`` the
 backward pass is recorded too — gradients of gradients work, to any order, on every
 backend and every scalar domain (gradients of SymPy-symbol matrices are SymPy
-expressions).
+expressions). :func:`refnn.explain` prints that tape and the backward pass node by node.
 
 Conventions:
 
 * ``grad`` needs ``f`` to return a 1×1 matrix (or a plain number, which is a constant);
   any other shape raises :class:`~refnn.ShapeError` pointing to :func:`vjp`.
-* The gradient with respect to an argument ``f`` does not use is a matrix of zeros of
-  that argument's shape (not an error).
-* Differentiated arguments must be matrices (a ``Matrix``, a backend array, or a tracer);
-  anything else raises ``TypeError``. Parameters such as ``p`` in ``ops.pow(A, p)`` are
-  constants.
-* Inside ``f`` the operators ``+ - @ .T .hadamard`` and scalar ``*`` act on tracers as on
-  matrices, so ``x @ w + b`` differentiates; ``*`` between two matrices is refused.
+* A differentiated argument is a matrix (a ``Matrix``, a backend array, or a tracer) or a
+  *pytree* of them, as in JAX: nested tuples, named tuples, lists and dicts with ``str``
+  keys (see :mod:`refnn.tree`). Its gradient has the same structure, so
+  ``grad(loss)(params)`` works on a whole ``refnn.nn`` parameter tree. Anything else
+  raises ``TypeError``; a tree without any matrix raises ``ValueError``. Parameters such
+  as ``p`` in ``ops.pow(A, p)`` are constants.
+* The gradient with respect to a matrix ``f`` does not use is a matrix of zeros of that
+  matrix's shape (not an error).
+* Inside ``f`` the operators ``+ - @ .T .hadamard``, scalar ``*`` and ``/ c`` act on
+  tracers as on matrices (each is one registry op), so ``x @ w + c`` differentiates when
+  ``c`` has the shape of ``x @ w``. A 1×n bias added to every row is
+  ``ops.add_row(x @ w, b)``: ``+`` needs equal shapes and says so. ``*`` between two
+  matrices is refused (``A.hadamard(B)`` or ``A @ B``).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from refnn.matrix import Matrix, fmt_shape
 from refnn.ops import _defs as ops
 from refnn.ops._core import OpSpec, apply
 from refnn.ops.operators import OpsOperators
+from refnn.tree import TreeDef, tree_flatten, tree_unflatten
 
 __all__ = ["Tracer", "grad", "value_and_grad", "vjp"]
 
@@ -101,8 +108,16 @@ class Tracer(OpsOperators):
     def __bool__(self) -> NoReturn:
         raise TypeError("the truth value of a traced matrix is ambiguous")
 
+    @property
+    def op(self) -> str:
+        """The name of the op that made this value (``"input"`` for an argument of ``f``)."""
+        return "input" if self._node is None else self._node.spec.name
+
     def __repr__(self) -> str:
-        return f"Tracer(level={self._trace.level}, value={self._value!r})"
+        return (
+            f"Tracer(op={self.op}, shape={fmt_shape(self.shape)}, "
+            f"level={self._trace.level}, value={self._value!r})"
+        )
 
 
 # ----------------------------------------------------------------------- helpers
@@ -170,23 +185,64 @@ def _argnums(argnums: int | Sequence[int], nargs: int) -> tuple[int, ...]:
     return tuple(k % nargs for k in nums)
 
 
+# ----------------------------------------------------------------------- pytrees
+def _trace_tree(x: Any, trace: _Trace, position: int) -> tuple[Any, list[Tracer], TreeDef]:
+    """``x`` (a matrix or a pytree of them) with every leaf wrapped in a tracer."""
+    leaves, treedef = tree_flatten(x)
+    if treedef.kind in ("leaf", "none"):
+        _check_differentiable(x, position)
+    elif not leaves:
+        raise ValueError(
+            f"can only differentiate with respect to matrices; argument {position} is "
+            f"{x!r}, a tree with no matrix in it (value_and_grad needs parameters with at "
+            f"least one matrix)"
+        )
+    else:
+        for k, leaf in enumerate(leaves):
+            if not (isinstance(leaf, Tracer) or hasattr(ops.concrete(leaf), "shape")):
+                raise TypeError(
+                    f"can only differentiate with respect to matrices; leaf {k} of argument "
+                    f"{position} (a tree of structure {treedef}) is {type(leaf).__name__} "
+                    f"{leaf!r} (wrap numbers as Matrix([[x]]))"
+                )
+    tracers = [Tracer(leaf, trace, None) for leaf in leaves]
+    return tree_unflatten(treedef, tracers), tracers, treedef
+
+
+def _gradient_tree(
+    leaves: dict[int, Any], tracers: list[Tracer], treedef: TreeDef, x: Any
+) -> Any:
+    """The cotangents of ``tracers`` rebuilt into ``x``'s structure (zeros where unused)."""
+    originals = tree_flatten(x)[0]
+    return tree_unflatten(treedef, [
+        leaves[id(t)] if id(t) in leaves else _filled_like(a, 0)
+        for t, a in zip(tracers, originals, strict=True)
+    ])
+
+
 # ----------------------------------------------------------------------- public API
 def value_and_grad(
     f: Callable[..., Any], argnums: int | Sequence[int] = 0
 ) -> Callable[..., tuple[Any, Any]]:
     """``f``'s value and its gradient(s) with respect to the arguments named by ``argnums``.
 
-    ``f`` must return a 1×1 matrix (or a plain number). With an int ``argnums`` the
-    gradient is a bare matrix of that argument's shape; with a tuple, a tuple of them.
+    ``f`` must return a 1×1 matrix (or a plain number). Each differentiated argument is a
+    matrix or a pytree of matrices (tuples, named tuples, lists, dicts), and its gradient
+    has the same structure. With an int ``argnums`` the result is that one gradient; with a
+    tuple, a tuple of them. ``refnn.nn.value_and_grad`` is this same function:
+    ``value_and_grad(loss)(params, X, Y)`` differentiates a whole parameter tree.
     """
 
     def wrapped(*args: Any) -> tuple[Any, Any]:
         nums = _argnums(argnums, len(args))
         trace = _Trace()
         targs = list(args)
+        traced: dict[int, tuple[list[Tracer], TreeDef]] = {}
         for k in nums:
-            _check_differentiable(args[k], k)
-            targs[k] = Tracer(args[k], trace, None)
+            if k in traced:
+                continue
+            targs[k], tracers, treedef = _trace_tree(args[k], trace, k)
+            traced[k] = (tracers, treedef)
         out = f(*targs)
         value = out._value if isinstance(out, Tracer) and out._trace is trace else out
         if hasattr(ops.concrete(value), "shape"):
@@ -200,17 +256,15 @@ def value_and_grad(
             leaves = _backward(out, _filled_like(value, 1))
         else:
             leaves = {}
-        grads = tuple(
-            leaves[id(targs[k])] if id(targs[k]) in leaves else _filled_like(args[k], 0)
-            for k in nums
-        )
+        grads = tuple(_gradient_tree(leaves, *traced[k], args[k]) for k in nums)
         return value, (grads[0] if isinstance(argnums, int) else grads)
 
     return wrapped
 
 
 def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
-    """The gradient of a scalar-valued ``f`` (see :func:`value_and_grad`)."""
+    """The gradient of a scalar-valued ``f`` (see :func:`value_and_grad`); for a pytree
+    argument, a pytree of the same structure."""
     vg = value_and_grad(f, argnums)
 
     def wrapped(*args: Any) -> Any:
@@ -221,12 +275,11 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
 
 def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``(out, back)``: ``f(*args)`` and the function taking an output cotangent ``v`` (same
-    shape as ``out``) to the tuple of input cotangents vᵀ·∂out/∂argᵢ, one per argument."""
+    shape as ``out``, a matrix) to the tuple of input cotangents vᵀ·∂out/∂argᵢ, one per
+    argument, each with its argument's structure (arguments may be pytrees of matrices)."""
     trace = _Trace()
-    for k, a in enumerate(args):
-        _check_differentiable(a, k)
-    targs = [Tracer(a, trace, None) for a in args]
-    out = f(*targs)
+    traced_args = [_trace_tree(a, trace, k) for k, a in enumerate(args)]
+    out = f(*(t[0] for t in traced_args))
     traced = isinstance(out, Tracer) and out._trace is trace
     value = out._value if traced else out
 
@@ -238,8 +291,8 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
             )
         leaves = _backward(out, v) if traced else {}
         return tuple(
-            leaves[id(t)] if id(t) in leaves else _filled_like(a, 0)
-            for t, a in zip(targs, args, strict=True)
+            _gradient_tree(leaves, tracers, treedef, a)
+            for (_, tracers, treedef), a in zip(traced_args, args, strict=True)
         )
 
     return value, back

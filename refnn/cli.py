@@ -196,6 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(ccli.COMMANDS[argv[0]](argv[1:]))
         except SystemExit as exit_:
             return int(exit_.code or 0)
+    if argv[:1] == ["explain"]:  # its options are its own (see refnn/explain.py)
+        from refnn.explain import main as explain_main
+
+        return explain_main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="refnn",
         description="refnn: a symbolic-checked reference neural-network library.",
@@ -206,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_passthrough(sub, "conform", "hold a backend against the reference, op by op")
     _add_passthrough(sub, "accuracy", "each op's worst error per backend, side by side")
     _add_passthrough(sub, "vectors", "export golden vectors (refnn vectors export DIR)")
+    _add_passthrough(sub, "explain", "watch backpropagation: a 2-layer network, op by op")
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)

@@ -12,10 +12,16 @@ Operators:
 ``A - B``, ``-A``  element-wise difference, negation
 ``A.hadamard(B)``  element-wise (Hadamard) product A ⊙ B (equal shapes)
 ``c * A``          scalar multiple (also ``A * c``)
+``A / c``          scalar quotient: c⁻¹·A, the exact reciprocal taken into A's domain
 ``A @ B``          matrix product (m×k @ k×n → m×n)
 ``A.T``            transpose
 ``A * B``          refused: ``TypeError`` pointing to ``hadamard`` and ``@``
+``A / B``          refused: ``TypeError`` pointing to ``ops.div`` (A ⊘ B)
+``A + 1``          refused: ``TypeError`` pointing to ``ops.add_scalar``
 =================  ==========================================================
+
+A 1×n row added to an m×n matrix (the article's bias, ``X @ W + b``) is refused with a
+``ShapeError`` that names ``ops.add_row(A, b)``, the op that adds a row to every row.
 
 Accuracy of float reductions (``@``, :meth:`Matrix.sum`, :meth:`Matrix.sum_rows`,
 :meth:`Matrix.sum_cols`): each result entry is a plain recursive sum of ``n`` terms, so
@@ -41,7 +47,7 @@ from refnn import scalars
 from refnn.errors import ShapeError
 from refnn.scalars import Domain
 
-__all__ = ["Matrix", "fmt_shape", "gamma"]
+__all__ = ["Matrix", "equal_shapes_message", "fmt_shape", "gamma", "reciprocal"]
 
 E = TypeVar("E")
 U = TypeVar("U")
@@ -60,6 +66,94 @@ def gamma(n: int) -> float:
 def fmt_shape(shape: tuple[int, int]) -> str:
     """A shape in the article's ``m×n`` form."""
     return f"{shape[0]}×{shape[1]}"
+
+
+def equal_shapes_message(rule: str, a: tuple[int, int], b: tuple[int, int]) -> str:
+    """The message of an equal-shapes rule broken by the shapes ``a`` (of the left operand,
+    A) and ``b`` (of the right, B), naming the op that does what was probably meant when
+    one of them is a row or a column of the other's width or height."""
+    msg = f"{rule} needs equal shapes: {fmt_shape(a)} and {fmt_shape(b)}"
+    left_big = a[0] * a[1] >= b[0] * b[1]
+    (m, n), small = (a, b) if left_big else (b, a)
+    big_name, small_name = ("A", "B") if left_big else ("B", "A")
+    if small == (1, n) and m > 1 and ("addition" in rule or "subtraction" in rule):
+        if "addition" in rule:
+            call = f"ops.add_row({big_name}, {small_name})"
+        elif left_big:
+            call = "ops.add_row(A, ops.neg(B))"
+        else:
+            call = "ops.add_row(ops.neg(B), A)"
+        return (f"{msg}; to add a 1×{n} row to every row of the {m}×{n} matrix (a bias, as "
+                f"in tanh(X @ W + b)) use {call}, or stretch the row with "
+                f"ops.broadcast({small_name}, {m}, {n})")
+    if small in ((1, n), (m, 1), (1, 1)) and small != (m, n):
+        return (f"{msg}; to stretch {small_name} to {m}×{n} first use "
+                f"ops.broadcast({small_name}, {m}, {n})")
+    return msg
+
+
+def reciprocal(c: Any) -> Any:
+    """1/c for a scalar c, exact: ``Fraction(1, 3)`` for 3, ``Fraction(2, 5)`` for 2.5 (the
+    double 2.5 is exactly 5/2). ``A / c`` is the scalar multiple ``reciprocal(c)·A`` (for
+    a traced value: the op ``scale``), the reciprocal converted into A's domain (rounded
+    once to the nearest double in the float domain). ``c`` may also be a SymPy or mpmath
+    number. A zero ``c`` raises :class:`~refnn.DomainError`."""
+    from refnn.errors import DomainError
+
+    if not _is_scalar(c):
+        raise TypeError(f"A / c needs a number c, got {type(c).__name__}")
+    if c == 0:
+        raise DomainError("division of a matrix by zero (A / 0)")
+    if isinstance(c, (int, float, Fraction)):
+        return Fraction(1) / Fraction(c)
+    return 1 / c
+
+
+def _in_domain(q: Any, domain: Domain) -> Any:
+    """An exact rational (or a SymPy/mpmath number) as a scalar of ``domain`` (the same
+    conversion ``refnn.ops.const`` applies to op parameters)."""
+    if not isinstance(q, Fraction):
+        return q
+    if q.denominator == 1 and domain is not scalars.FRACTION:
+        return int(q)
+    if domain is scalars.FLOAT:
+        return float(q)
+    if domain is scalars.FRACTION:
+        return q
+    if domain is scalars.SYMPY:
+        import sympy
+
+        return sympy.Rational(q.numerator, q.denominator)
+    import mpmath
+
+    return mpmath.mpf(q.numerator) / q.denominator
+
+
+def _scalar_operand_error(op: str, c: object, right: bool) -> TypeError:
+    """The TypeError of ``A + 1``, ``A - 1``, ``1 - A`` and ``c / A``: what to call instead."""
+    if op == "+":
+        how = f"ops.add_scalar(A, {c!r})"
+    elif right:
+        how = f"ops.add_scalar(ops.neg(A), {c!r})"
+    else:
+        how = f"ops.add_scalar(A, {_negated(c)!r})"
+    expr = f"{c!r} {op} A" if right else f"A {op} {c!r}"
+    verb = ("add a number to" if op == "+" else
+            "subtract every entry from a number in" if right else "subtract a number from")
+    return TypeError(
+        f"`{expr}`: `{op}` combines two matrices of equal shape; to {verb} every entry "
+        f"use {how}"
+    )
+
+
+def _negated(c: Any) -> Any:
+    return -c
+
+
+def _is_number(c: object) -> bool:
+    """Whether ``c`` is a plain number (cheap for matrices and other shaped values, which
+    are checked first: the operators ask this on every call)."""
+    return not hasattr(c, "shape") and _is_scalar(c)
 
 
 def _is_scalar(c: object) -> bool:
@@ -151,6 +245,29 @@ class Matrix(Generic[E]):
         if not (isinstance(m, int) and isinstance(n, int)) or m < 1 or n < 1:
             raise ShapeError(f"a matrix needs m ≥ 1 rows and n ≥ 1 columns, got {m}×{n}")
         return cls._new(m, n, (value,) * (m * n), domain)
+
+    @classmethod
+    def symbols(cls, name: str, m: int, n: int) -> Matrix[Any]:
+        """The m×n matrix of SymPy symbols ``name_ij``, the article's w₁₁ … wₘₙ
+        (``name_i_j`` when m or n exceeds 9, so indices stay readable). Needs SymPy.
+
+        ``Matrix.symbols("w", 2, 2)`` is ``⎡w_11  w_12⎤ / ⎣w_21  w_22⎦``: run any refnn code
+        on it, and gradients come out as formulas. Float data met in such a run stays a
+        SymPy ``Float`` (``0.5*w_11``): SymPy keeps the double as it is instead of guessing
+        a rational, and refnn does not convert silently. Write exact data with ints or
+        ``Fraction`` (``X.map(Fraction)`` turns each double into its exact value, 0.5 → 1/2)
+        to get exact rational formulas.
+        """
+        import sympy
+
+        if not (isinstance(m, int) and isinstance(n, int)) or m < 1 or n < 1:
+            raise ShapeError(f"a matrix needs m ≥ 1 rows and n ≥ 1 columns, got {m}×{n}")
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"Matrix.symbols needs a non-empty name, got {name!r}")
+        sep = "_" if m > 9 or n > 9 else ""
+        data = tuple(sympy.Symbol(f"{name}_{i}{sep}{j}") for i in range(1, m + 1)
+                     for j in range(1, n + 1))
+        return cls._new(m, n, data, scalars.SYMPY)
 
     @classmethod
     def zeros(cls, m: int, n: int) -> Matrix[int]:
@@ -309,9 +426,7 @@ class Matrix(Generic[E]):
 
     def _same_shape(self, other: Matrix[Any], rule: str) -> Domain:
         if self._m != other._m or self._n != other._n:
-            raise ShapeError(
-                f"{rule} needs equal shapes: {fmt_shape(self.shape)} and {fmt_shape(other.shape)}"
-            )
+            raise ShapeError(equal_shapes_message(rule, self.shape, other.shape))
         return self._join(other)
 
     def _join(self, other: Matrix[Any]) -> Domain:
@@ -327,11 +442,46 @@ class Matrix(Generic[E]):
 
     # ------------------------------------------------------------------ arithmetic
     def __add__(self, other: Matrix[E]) -> Matrix[E]:
+        if _is_number(other):
+            raise _scalar_operand_error("+", other, right=False)
         return cast("Matrix[E]", self._elementwise(other, operator.add, "element-wise addition"))
 
+    def __radd__(self, other: Any) -> Any:
+        if _is_number(other):
+            raise _scalar_operand_error("+", other, right=True)
+        return NotImplemented
+
     def __sub__(self, other: Matrix[E]) -> Matrix[E]:
+        if _is_number(other):
+            raise _scalar_operand_error("-", other, right=False)
         return cast(
             "Matrix[E]", self._elementwise(other, operator.sub, "element-wise subtraction")
+        )
+
+    def __rsub__(self, other: Any) -> Any:
+        if _is_number(other):
+            raise _scalar_operand_error("-", other, right=True)
+        return NotImplemented
+
+    def __truediv__(self, other: Any) -> Matrix[Any]:
+        """``A / c`` for a number c: the scalar multiple c⁻¹·A (see :func:`reciprocal`).
+        ``A / B`` for two matrices is refused with a pointer to ``ops.div``."""
+        if _is_number(other):
+            return self.scale(_in_domain(reciprocal(other), self._domain))
+        if isinstance(other, Matrix) or hasattr(other, "shape"):
+            raise TypeError(
+                "`/` between two matrices is ambiguous: use ops.div(A, B) for the "
+                "element-wise quotient A ⊘ B (there is no matrix division; for A·B⁻¹ "
+                "solve a linear system)"
+            )
+        return NotImplemented
+
+    def __rtruediv__(self, other: Any) -> Any:
+        if not _is_number(other):
+            return NotImplemented
+        raise TypeError(
+            f"`{other!r} / A` is not defined for a matrix A: the element-wise reciprocal "
+            f"is ops.pow(A, -1), so this is ops.scale({other!r}, ops.pow(A, -1))"
         )
 
     def __neg__(self) -> Matrix[E]:
@@ -509,6 +659,11 @@ class Matrix(Generic[E]):
 
         body = r" \\ ".join(" & ".join(map(tex, row)) for row in self.rows())
         return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
+
+    def _repr_latex_(self) -> str:
+        """The notebook display (Jupyter, IPython): the bracketed matrix of the article,
+        ``$\\begin{bmatrix} … \\end{bmatrix}$``; SymPy entries as formulas."""
+        return f"${self.to_latex()}$"
 
     def allclose(self, other: Any, *, rtol: float = 1e-9, atol: float = 0.0) -> bool:
         """Whether shapes match and every ``|a − b| ≤ atol + rtol·|b|`` (a quick check;

@@ -6,7 +6,9 @@ reference matrices of every scalar domain — SymPy symbols included, which is h
 tests check it — inside ``refnn.grad``, and on any registered backend.
 
 Parameters are immutable values: a *pytree* of matrices (nested tuples, lists and dicts),
-see :mod:`refnn.nn.tree`. A typical run::
+see :mod:`refnn.nn.tree`. :func:`value_and_grad` (alias :func:`loss_and_grad`) is
+:func:`refnn.value_and_grad` itself, which differentiates with respect to a whole tree.
+A typical run::
 
     import random
     from refnn import nn

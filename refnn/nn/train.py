@@ -1,9 +1,9 @@
 """Gradients with respect to a whole parameter tree, one training step, and ``fit``.
 
-* :func:`value_and_grad` (alias :func:`loss_and_grad`) differentiates
-  ``loss_fn(params, *batch)`` with respect to every leaf of ``params`` at once: the leaves
-  are passed to :func:`refnn.value_and_grad` as separate arguments (``argnums`` = all of
-  them) and the gradients are rebuilt into the parameters' structure.
+* :func:`value_and_grad` (alias :func:`loss_and_grad`) *is* :func:`refnn.value_and_grad`,
+  which accepts pytrees: ``value_and_grad(loss_fn)(params, *batch)`` differentiates
+  ``loss_fn(params, *batch)`` with respect to every leaf of ``params`` at once and returns
+  the gradients in the parameters' structure.
 * :func:`make_step` returns ``step(params, opt_state, X, Y) -> (params, opt_state, loss)``
   for a model, a loss and an optimiser: the building block of any training loop.
 * :func:`fit` runs epochs of (optionally shuffled, mini-batched) steps and stops with
@@ -22,7 +22,7 @@ from refnn.errors import TrainingDiverged
 from refnn.matrix import Matrix
 from refnn.nn.layers import Layer
 from refnn.nn.optim import Optimizer, learning_rate_at
-from refnn.nn.tree import PyTree, tree_flatten, tree_unflatten
+from refnn.nn.tree import PyTree
 
 __all__ = [
     "fit",
@@ -39,28 +39,10 @@ StepFn = Callable[[PyTree, Any, Value, Value], tuple[PyTree, Any, Any]]
 Callback = Callable[[int, Any, PyTree], Any]
 
 
-def value_and_grad(
-    loss_fn: Callable[..., Value],
-) -> Callable[..., tuple[Value, PyTree]]:
-    """``vg(params, *batch) -> (loss, grads)`` where ``grads`` has the structure of
-    ``params`` and holds ∂loss/∂leaf for every leaf. ``loss_fn(params, *batch)`` must
-    return a 1×1 matrix; ``batch`` arguments are constants (not differentiated)."""
-
-    def wrapped(params: PyTree, *batch: Any) -> tuple[Value, PyTree]:
-        leaves, treedef = tree_flatten(params)
-        n = len(leaves)
-        if n == 0:
-            raise ValueError("value_and_grad needs parameters with at least one matrix")
-
-        def flat(*args: Any) -> Value:
-            return loss_fn(tree_unflatten(treedef, args[:n]), *args[n:])
-
-        value, grads = autodiff.value_and_grad(flat, argnums=tuple(range(n)))(*leaves, *batch)
-        return value, tree_unflatten(treedef, list(grads))
-
-    return wrapped
-
-
+#: The same function as :func:`refnn.value_and_grad`, which differentiates with respect to a
+#: whole parameter tree: ``value_and_grad(loss_fn)(params, *batch) -> (loss, grads)``, with
+#: ``grads`` in the structure of ``params`` and the ``batch`` arguments constant.
+value_and_grad = autodiff.value_and_grad
 loss_and_grad = value_and_grad
 
 

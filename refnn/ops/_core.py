@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from refnn.errors import ShapeError
-from refnn.matrix import Matrix, fmt_shape
+from refnn.matrix import Matrix, equal_shapes_message
 
 __all__ = [
     "ErrorBound",
@@ -112,9 +112,25 @@ class OpSpec:
     #: ``None`` for inputs that are not needed, skipping their work (``matmul`` does: the
     #: cotangent of a data matrix X in ``X @ W`` is never computed during training).
     vjp_selective: bool = False
+    #: The forward formula in the article's notation, inputs named A, B, parameters by
+    #: their names: ``"A ⊙ B"``, ``"tanh A"``, ``"AB"``.
+    formula: str = ""
+    #: The VJP rule as text, the cotangent(s) it returns from the output's cotangent ``g``
+    #: and the output ``y``: ``"g ⊙ (1 − y²)"`` (tanh), ``"(g Bᵀ, Aᵀ g)"`` (matmul, one per
+    #: input). ``refnn.explain`` prints it beside every node of the backward pass.
+    rule: str = ""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return _public[self.name](*args, **kwargs)
+
+    def __repr__(self) -> str:
+        b = self.bound
+        acc = f"≤ {b.ulps:g} ulp{'s' if b.ulps != 1 else ''}"
+        if b.reduction:
+            acc += " + γₙ·Σ|terms|"
+        params = f"; parameters {', '.join(self.params)}" if self.params else ""
+        return (f"<op {self.name}: y = {self.formula}{params} | VJP: {self.rule} | "
+                f"float bound: {acc}, VJP ≤ {b.vjp_ulps:g} ulps>")
 
     def param_kind(self, name: str) -> str:
         """``"int"`` or ``"real"``: the kind of the parameter ``name`` (not of a value)."""
@@ -207,6 +223,8 @@ def defop(
     smooth: bool = True,
     scalar_first: bool = False,
     vjp_selective: bool = False,
+    formula: str = "",
+    rule: str = "",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the decorated reference kernel as an op and return its public function.
 
@@ -235,6 +253,8 @@ def defop(
             doc=forward.__doc__ or "",
             vjp_selective=vjp_selective,
             int_params=int_params,
+            formula=formula,
+            rule=rule,
         )
         if not set(int_params) <= set(params):
             raise ValueError(f"op {name!r}: int_params {int_params} must name parameters")
@@ -278,7 +298,7 @@ def same_shape(rule: str) -> Callable[..., Shape]:
 
     def check(a: Shape, b: Shape, *_: Any) -> Shape:
         if a != b:
-            raise ShapeError(f"{rule} needs equal shapes: {fmt_shape(a)} and {fmt_shape(b)}")
+            raise ShapeError(equal_shapes_message(rule, a, b))
         return a
 
     return check

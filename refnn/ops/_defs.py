@@ -132,6 +132,7 @@ def _add_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(arity=2, shape=same_shape("element-wise addition"), vjp=_add_vjp,
+       formula="A + B", rule="(g, g)",
        spec=lambda A, B: A + B, bound=_EXACT, cases=binary_cases)
 def add(A: Mat, B: Mat) -> Mat:
     """A + B, element-wise (equal shapes). Correctly rounded.
@@ -147,6 +148,7 @@ def _sub_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(arity=2, shape=same_shape("element-wise subtraction"), vjp=_sub_vjp,
+       formula="A − B", rule="(g, −g)",
        spec=lambda A, B: A - B, bound=_EXACT, cases=binary_cases)
 def sub(A: Mat, B: Mat) -> Mat:
     """A − B, element-wise (equal shapes). Correctly rounded.
@@ -161,6 +163,7 @@ def _neg_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(arity=1, shape=unary_shape, vjp=_neg_vjp, spec=lambda A: -A, bound=_NOOP,
+       formula="−A", rule="−g",
        cases=unary_cases())
 def neg(A: Mat) -> Mat:
     """−A. Exact.
@@ -178,6 +181,7 @@ def _hadamard_vjp(
 
 
 @defop(arity=2, shape=same_shape("the Hadamard product ⊙"), vjp=_hadamard_vjp,
+       formula="A ⊙ B", rule="(g ⊙ B, g ⊙ A)",
        spec=lambda A, B: A.multiply_elementwise(B), bound=_EXACT, cases=binary_cases)
 def hadamard(A: Mat, B: Mat) -> Mat:
     """A ⊙ B, the element-wise (Hadamard) product. Correctly rounded.
@@ -192,6 +196,7 @@ def _scale_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -
 
 
 @defop(arity=1, params=("c",), scalar_first=True, shape=unary_shape, vjp=_scale_vjp,
+       formula="c·A", rule="c·g",
        spec=lambda A, c: c * A, bound=_EXACT,
        cases=unary_cases(((2,), (Fraction(-1, 2),), (0,))))
 def scale(A: Mat, c: Any) -> Mat:
@@ -211,6 +216,7 @@ def _add_scalar_vjp(
 
 
 @defop(arity=1, params=("c",), shape=unary_shape, vjp=_add_scalar_vjp,
+       formula="A + c (c added to every entry)", rule="g",
        spec=lambda A, c: A.applyfunc(lambda x: x + c), bound=_EXACT,
        cases=unary_cases(((1,), (Fraction(-1, 4),))))
 def add_scalar(A: Mat, c: Any) -> Mat:
@@ -229,6 +235,7 @@ def _div_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(arity=2, shape=same_shape("element-wise division"), vjp=_div_vjp,
+       formula="A ⊘ B", rule="(g ⊘ B, −(g ⊘ B) ⊙ y)",
        spec=lambda A, B: A.multiply_elementwise(B.applyfunc(lambda x: 1 / x)),
        domains=(InputDomain(), InputDomain(avoid=(0.0,), margin=0.2)),
        bound=_EXACT3, cases=binary_cases)
@@ -270,6 +277,7 @@ def _matmul_vjp(
 
 
 @defop(arity=2, shape=_matmul_shape, vjp=_matmul_vjp, spec=lambda A, B: A * B,
+       formula="AB", rule="(g Bᵀ, Aᵀ g)",
        bound=_RED, cases=_matmul_cases, vjp_selective=True)
 def matmul(A: Mat, B: Mat) -> Mat:
     """AB: (AB)₍ᵢ,ⱼ₎ = Σₖ A₍ᵢ,ₖ₎B₍ₖ,ⱼ₎; float bound |error| ≤ γₖ · Σₖ |A₍ᵢ,ₖ₎B₍ₖ,ⱼ₎|.
@@ -288,6 +296,7 @@ def _transpose_vjp(
 
 
 @defop(arity=1, shape=lambda a: (a[1], a[0]), vjp=_transpose_vjp, spec=lambda A: A.T,
+       formula="Aᵀ", rule="gᵀ",
        bound=_NOOP, cases=unary_cases())
 def transpose(A: Mat) -> Mat:
     """Aᵀ. Exact.
@@ -329,6 +338,8 @@ def _broadcast_vjp(
 
 @defop(arity=1, params=("m", "n"), int_params=("m", "n"), shape=_broadcast_shape,
        vjp=_broadcast_vjp,
+       formula="A stretched to m×n (a 1×1, 1×n or m×1 A repeated)",
+       rule="g summed over the stretched directions: sum, sum_rows or sum_cols of g",
        spec=lambda A, m, n: _sp().Matrix(
            m, n, lambda i, j: A[0 if A.rows == 1 else i, 0 if A.cols == 1 else j]),
        bound=_NOOP, cases=_broadcast_cases)
@@ -371,6 +382,7 @@ def _add_row_vjp(
 
 
 @defop(arity=2, shape=_add_row_shape, vjp=_add_row_vjp,
+       formula="A + 1·B (the 1×n row B added to every row of A: a bias)", rule="(g, sum_rows(g))",
        spec=lambda A, b: A + _sp().ones(A.rows, 1) * b, bound=_EXACT, cases=_add_row_cases)
 def add_row(A: Mat, b: Mat) -> Mat:
     """A + 1·b: the 1×n row b added to every row of the m×n matrix A (a bias). Correctly
@@ -407,6 +419,8 @@ def _concat_vjp(
 
 
 @defop(arity=2, shape=_concat_shape, vjp=_concat_vjp, spec=lambda A, B: A.row_join(B),
+       formula="[A B] (the columns of B right of those of A)",
+       rule="(the first columns of g, the remaining columns of g)",
        bound=_NOOP, cases=_concat_cases)
 def concat_cols(A: Mat, B: Mat) -> Mat:
     """[A B]: the columns of B placed to the right of those of A (equal row counts). Exact.
@@ -448,6 +462,7 @@ def _slice_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -
 
 @defop(arity=1, params=("j1", "j2"), int_params=("j1", "j2"), shape=_slice_shape,
        vjp=_slice_vjp,
+       formula="columns j1..j2 of A", rule="g placed in columns j1..j2 of a zero matrix",
        spec=lambda A, j1, j2: A[:, j1 - 1 : j2], bound=_NOOP, cases=_slice_cases)
 def slice_cols(A: Mat, j1: int, j2: int) -> Mat:
     """Columns j1 through j2 of A (1-based, inclusive). Exact.
@@ -465,6 +480,7 @@ def _sum_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(arity=1, shape=lambda a: (1, 1), vjp=_sum_vjp,
+       formula='Σᵢⱼ Aᵢⱼ (1×1)', rule="g broadcast to A's shape",
        spec=lambda A: _sp().Matrix([[_bsum(A)]]), bound=_RED, cases=unary_cases())
 def sum(A: Mat) -> Mat:
     """Σᵢⱼ A₍ᵢ,ⱼ₎ as a 1×1 matrix; float bound |error| ≤ γ_{mn−1} · Σ|A₍ᵢ,ⱼ₎|.
@@ -476,6 +492,7 @@ def sum(A: Mat) -> Mat:
 
 
 @defop(arity=1, shape=lambda a: (1, a[1]), vjp=_sum_vjp,
+       formula="Σᵢ Aᵢⱼ, the 1×n row of column totals", rule="g repeated down the rows of A",
        spec=lambda A: _sp().Matrix([[_bsum(A[:, j]) for j in range(A.cols)]]),
        bound=_RED, cases=unary_cases())
 def sum_rows(A: Mat) -> Mat:
@@ -488,6 +505,7 @@ def sum_rows(A: Mat) -> Mat:
 
 
 @defop(arity=1, shape=lambda a: (a[0], 1), vjp=_sum_vjp,
+       formula="Σⱼ Aᵢⱼ, the m×1 column of row totals", rule="g repeated across the columns of A",
        spec=lambda A: _sp().Matrix([[_bsum(A[i, :])] for i in range(A.rows)]),
        bound=_RED, cases=unary_cases())
 def sum_cols(A: Mat) -> Mat:
@@ -505,6 +523,7 @@ def _mean_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
 
 
 @defop(arity=1, shape=lambda a: (1, 1), vjp=_mean_vjp,
+       formula='Σᵢⱼ Aᵢⱼ / (mn) (1×1)', rule="g/(mn) broadcast to A's shape",
        spec=lambda A: _sp().Matrix([[_bsum(A) / (A.rows * A.cols)]]),
        bound=ErrorBound(ulps=1.0, reduction=True, vjp_ulps=2.0), cases=unary_cases())
 def mean(A: Mat) -> Mat:
@@ -531,6 +550,7 @@ def _exp_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(arity=1, shape=unary_shape, vjp=_exp_vjp, spec=lambda A: A.applyfunc(_sp().exp),
+       formula="eᴬ", rule="g ⊙ y",
        bound=_LIBM, cases=unary_cases())
 def exp(A: Mat) -> Mat:
     """eˣ element-wise. In the float domain an overflowing entry (x > 709.78) raises
@@ -548,6 +568,7 @@ def _log_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(arity=1, shape=unary_shape, vjp=_log_vjp, spec=lambda A: A.applyfunc(_sp().log),
+       formula="log A", rule="g ⊘ A",
        domains=(_POS,), bound=_LIBM, cases=unary_cases())
 def log(A: Mat) -> Mat:
     """The natural logarithm element-wise; a non-positive float entry raises
@@ -563,6 +584,7 @@ def _sqrt_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
 
 
 @defop(arity=1, shape=unary_shape, vjp=_sqrt_vjp, spec=lambda A: A.applyfunc(_sp().sqrt),
+       formula="√A", rule="g ⊘ (2y)",
        domains=(_POS,), bound=_EXACT, cases=unary_cases())
 def sqrt(A: Mat) -> Mat:
     """√x element-wise (correctly rounded); a negative float entry raises
@@ -585,6 +607,7 @@ def _pow_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(arity=1, params=("p",), shape=unary_shape, vjp=_pow_vjp,
+       formula="Aᵖ", rule="g ⊙ p·Aᵖ⁻¹",
        spec=lambda A, p: A.applyfunc(lambda x: x**p),
        domains=(InputDomain(lo=0.1, hi=3.0),), bound=_LIBM,
        cases=unary_cases(((2,), (3,), (-1,), (Fraction(1, 2),), (0,), (1,))))
@@ -605,6 +628,7 @@ def _square_vjp(
 
 
 @defop(arity=1, shape=unary_shape, vjp=_square_vjp, spec=lambda A: A.applyfunc(lambda x: x**2),
+       formula="A²", rule="g ⊙ 2A",
        bound=_EXACT, cases=unary_cases())
 def square(A: Mat) -> Mat:
     """x² element-wise (x·x, correctly rounded).
@@ -620,6 +644,7 @@ def _tanh_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
 
 
 @defop(arity=1, shape=unary_shape, vjp=_tanh_vjp, spec=lambda A: A.applyfunc(_sp().tanh),
+       formula="tanh A", rule="g ⊙ (1 − y²)",
        bound=_LIBM, cases=unary_cases())
 def tanh(A: Mat) -> Mat:
     """tanh x element-wise.
@@ -637,6 +662,7 @@ def _sigmoid_vjp(
 
 
 @defop(arity=1, shape=unary_shape, vjp=_sigmoid_vjp,
+       formula="σ(A) = 1/(1 + e⁻ᴬ)", rule="g ⊙ y ⊙ (1 − y)",
        spec=lambda A: A.applyfunc(lambda x: 1 / (1 + _sp().exp(-x))),
        domains=(InputDomain(lo=-8.0, hi=8.0),), bound=ErrorBound(ulps=4.0, vjp_ulps=16.0),
        cases=unary_cases())
@@ -660,6 +686,7 @@ def _softplus_vjp(
 
 
 @defop(arity=1, shape=unary_shape, vjp=_softplus_vjp,
+       formula="log(1 + eᴬ)", rule="g ⊙ σ(A)",
        spec=lambda A: A.applyfunc(lambda x: _sp().log(1 + _sp().exp(x))),
        domains=(InputDomain(lo=-8.0, hi=8.0),), bound=ErrorBound(ulps=4.0, vjp_ulps=16.0),
        cases=unary_cases())
@@ -679,6 +706,7 @@ def _sin_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(arity=1, shape=unary_shape, vjp=_sin_vjp, spec=lambda A: A.applyfunc(_sp().sin),
+       formula="sin A", rule="g ⊙ cos A",
        domains=(InputDomain(lo=-4.0, hi=4.0),), bound=_LIBM, cases=unary_cases())
 def sin(A: Mat) -> Mat:
     """sin x element-wise (x in radians).
@@ -694,6 +722,7 @@ def _cos_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(arity=1, shape=unary_shape, vjp=_cos_vjp, spec=lambda A: A.applyfunc(_sp().cos),
+       formula="cos A", rule="−g ⊙ sin A",
        domains=(InputDomain(lo=-4.0, hi=4.0),), bound=_LIBM, cases=unary_cases())
 def cos(A: Mat) -> Mat:
     """cos x element-wise (x in radians).
@@ -709,6 +738,7 @@ def _step_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
 
 
 @defop(arity=1, shape=unary_shape, vjp=_step_vjp,
+       formula="step(A): 1 where A > 0, else 0", rule="0 (zero everywhere)",
        spec=lambda A: A.applyfunc(lambda x: _sp().Heaviside(x, 0)),
        domains=(_KINK0,), bound=_NOOP, cases=unary_cases(), smooth=False)
 def step(A: Mat) -> Mat:
@@ -725,6 +755,7 @@ def _relu_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
 
 
 @defop(arity=1, shape=unary_shape, vjp=_relu_vjp,
+       formula="max(A, 0)", rule="g ⊙ step(A)",
        spec=lambda A: A.applyfunc(lambda x: _sp().Max(x, 0)),
        domains=(_KINK0,), bound=_NOOP, cases=unary_cases(), smooth=False)
 def relu(A: Mat) -> Mat:
@@ -742,6 +773,7 @@ def _leaky_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -
 
 
 @defop(arity=1, params=("slope",), shape=unary_shape, vjp=_leaky_vjp,
+       formula="max(A, 0) + slope·min(A, 0)", rule="slope·g + (1 − slope)·(g ⊙ step(A))",
        spec=lambda A, a: A.applyfunc(lambda x: _sp().Max(x, 0) + a * _sp().Min(x, 0)),
        domains=(_KINK0,), bound=_EXACT3,
        cases=unary_cases(((Fraction(1, 100),), (Fraction(1, 5),))), smooth=False)
@@ -773,6 +805,7 @@ def _clip_shape(a: Shape, lo: Any, hi: Any) -> Shape:
 
 
 @defop(arity=1, params=("lo", "hi"), shape=_clip_shape, vjp=_clip_vjp,
+       formula="min(max(A, lo), hi)", rule="g ⊙ [lo < A < hi]",
        spec=lambda A, lo, hi: A.applyfunc(lambda x: _sp().Min(_sp().Max(x, lo), hi)),
        domains=(InputDomain(lo=-2.0, hi=2.0, avoid=(-1.0, 0.0, 0.5, 1.0), margin=1e-2),),
        bound=_NOOP, cases=unary_cases(((-1, 1), (0, Fraction(1, 2)))), smooth=False)
@@ -812,6 +845,7 @@ def _row_shifts(A: Mat) -> list[Any]:
 
 
 @defop(arity=1, shape=unary_shape, vjp=_softmax_vjp, spec=_softmax_spec,
+       formula="yᵢⱼ = e^Aᵢⱼ / Σₖ e^Aᵢₖ, row by row", rule="y ⊙ (g − Σⱼ gⱼyⱼ of each row)",
        bound=ErrorBound(ulps=4.0, reduction=True, vjp_ulps=16.0), cases=unary_cases())
 def softmax_rows(A: Mat) -> Mat:
     """The softmax of each row: e^{a_ij} / Σₖ e^{a_ik}. Each row's maximum is subtracted
@@ -841,6 +875,7 @@ def _log_softmax_vjp(
 
 
 @defop(arity=1, shape=unary_shape, vjp=_log_softmax_vjp,
+       formula="yᵢⱼ = Aᵢⱼ − log Σₖ e^Aᵢₖ, row by row", rule="g − eʸ ⊙ (Σⱼ gⱼ of each row)",
        spec=lambda A: _sp().Matrix(A.rows, A.cols, lambda i, j: A[i, j] - _sp().log(
            _bsum(_sp().exp(A[i, k]) for k in range(A.cols)))),
        bound=ErrorBound(ulps=4.0, reduction=True, vjp_ulps=16.0, log_of_sum=True),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from refnn.matrix import _is_scalar
+from refnn.matrix import _is_number, _is_scalar, _scalar_operand_error, reciprocal
 from refnn.ops import _defs as ops
 
 
@@ -18,16 +18,45 @@ class OpsOperators:
     __slots__ = ()
 
     def __add__(self, other: Any) -> Any:
+        if _is_number(other):
+            raise _scalar_operand_error("+", other, right=False)
         return ops.add(self, other)
 
     def __radd__(self, other: Any) -> Any:
+        if _is_number(other):
+            raise _scalar_operand_error("+", other, right=True)
         return ops.add(other, self)
 
     def __sub__(self, other: Any) -> Any:
+        if _is_number(other):
+            raise _scalar_operand_error("-", other, right=False)
         return ops.sub(self, other)
 
     def __rsub__(self, other: Any) -> Any:
+        if _is_number(other):
+            raise _scalar_operand_error("-", other, right=True)
         return ops.sub(other, self)
+
+    def __truediv__(self, other: Any) -> Any:
+        """``A / c`` for a number c: the op ``scale(1/c, A)``, so it differentiates (the
+        same value as ``Matrix / c``, see :func:`refnn.matrix.reciprocal`)."""
+        if _is_number(other):
+            return ops.scale(reciprocal(other), self)
+        if hasattr(other, "shape"):
+            raise TypeError(
+                "`/` between two matrices is ambiguous: use ops.div(A, B) for the "
+                "element-wise quotient A ⊘ B (there is no matrix division; for A·B⁻¹ "
+                "solve a linear system)"
+            )
+        return NotImplemented
+
+    def __rtruediv__(self, other: Any) -> Any:
+        if not _is_number(other):
+            return NotImplemented
+        raise TypeError(
+            f"`{other!r} / A` is not defined for a matrix A: the element-wise reciprocal "
+            f"is ops.pow(A, -1), so this is ops.scale({other!r}, ops.pow(A, -1))"
+        )
 
     def __neg__(self) -> Any:
         return ops.neg(self)
