@@ -321,7 +321,7 @@ def _digits(values: Iterable[float]) -> int:
     if not mags:
         return ex.DPS
     span = math.log10(max(mags)) - math.log10(min(mags))
-    return ex.DPS + int(math.ceil(max(span, 0.0))) + 10
+    return ex.DPS + math.ceil(max(span, 0.0)) + 10
 
 
 def _sympy_forward(
