@@ -343,9 +343,13 @@ const OPS = {
 // ------------------------------------------------------------------ comparison
 const signOf = (x) => (Object.is(x, -0) || x < 0 ? "-" : "+");
 
+// The largest |error|/tolerance seen (reported for traces: how much of the tolerance is used).
+let worstRatio = 0;
+
 // The first mismatch between got and expected (a message), or null.
 function mismatch(got, want, tol) {
   const g = flush(got);
+  if (tol > 0 && Number.isFinite(g)) worstRatio = Math.max(worstRatio, Math.abs(g - want) / tol);
   if (!Number.isFinite(g)) return `got ${g}, expected ${want}`;
   const err = Math.abs(g - want);
   if (!(err <= tol)) return `got ${g}, expected ${want}, |error| ${err} > tolerance ${tol}`;
@@ -517,6 +521,7 @@ function checkTrace(path) {
   const X = readMatrix(doc.data.X, "X");
   const Y = readMatrix(doc.data.Y, "Y");
   const update = makeOptimizer(doc.optimizer, names, P);
+  worstRatio = 0;
   const failures = [];
   let numbers = 0;
   for (const s of doc.steps) {
@@ -536,7 +541,7 @@ function checkTrace(path) {
       compare(P[e.name], readMatrix(e.value, e.name), readMatrix(e.tolerance, e.name, true), `step ${s.step} ${e.name} after the update`, failures);
     }
   }
-  return { name: doc.name, steps: doc.steps.length, numbers, failures };
+  return { name: doc.name, steps: doc.steps.length, numbers, failures, worst: worstRatio };
 }
 
 // ------------------------------------------------------------------ main
@@ -621,7 +626,8 @@ function main(argv) {
     }
     if (r.failures.length === 0) {
       tpassed++;
-      console.log(`ok    trace ${r.name} (${r.steps} steps, ${r.numbers} numbers)`);
+      const used = (100 * r.worst).toPrecision(2);
+      console.log(`ok    trace ${r.name} (${r.steps} steps, ${r.numbers} numbers, at most ${used}% of a tolerance used)`);
     } else {
       tfailed++;
       console.log(`FAIL  trace ${r.name}: first failure at ${r.failures[0]}`);

@@ -680,8 +680,16 @@ fn sign(x: f64) -> char {
     if x.is_sign_negative() { '-' } else { '+' }
 }
 
+thread_local! {
+    /// The largest |error|/tolerance seen (reported for traces).
+    static WORST: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
+}
+
 fn mismatch(pol: &Policy, got: f64, want: f64, tol: f64) -> Option<String> {
     let g = pol.flush(got);
+    if tol > 0.0 && g.is_finite() {
+        WORST.with(|w| w.set(w.get().max((g - want).abs() / tol)));
+    }
     if !g.is_finite() {
         return Some(format!("got {}, expected {:e}", g, want));
     }
@@ -905,6 +913,7 @@ struct TraceResult {
     steps: usize,
     numbers: usize,
     fails: Vec<String>,
+    worst: f64,
 }
 
 fn check_trace(path: &Path, pol: &Policy) -> R<TraceResult> {
@@ -944,7 +953,8 @@ fn check_trace(path: &Path, pol: &Policy) -> R<TraceResult> {
     };
     let loss_kind = doc.get("loss")?.get("kind")?.str()?.to_string();
     let steps = doc.get("steps")?.arr()?;
-    let mut res = TraceResult { name: doc.get("name")?.str()?.to_string(), steps: steps.len(), numbers: 0, fails: vec![] };
+    let mut res = TraceResult { name: doc.get("name")?.str()?.to_string(), steps: steps.len(), numbers: 0, fails: vec![], worst: 0.0 };
+    WORST.with(|w| w.set(0.0));
     for s in steps {
         let k = s.get("step")?.num()? as usize;
         let (out, tape) = trace_forward(&layers, &p, &x)?;
@@ -973,6 +983,7 @@ fn check_trace(path: &Path, pol: &Policy) -> R<TraceResult> {
             compare(pol, &p[n], &w, &t, &format!("step {} {} after the update", k, n), &mut res.fails);
         }
     }
+    res.worst = WORST.with(|w| w.get());
     Ok(res)
 }
 
@@ -1055,7 +1066,10 @@ fn run(args: &[String]) -> R<bool> {
         let r = check_trace(f, &pol).map_err(|e| format!("{}: {}", f.display(), e))?;
         if r.fails.is_empty() {
             tpassed += 1;
-            println!("ok    trace {} ({} steps, {} numbers)", r.name, r.steps, r.numbers);
+            println!(
+                "ok    trace {} ({} steps, {} numbers, at most {:.2}% of a tolerance used)",
+                r.name, r.steps, r.numbers, 100.0 * r.worst
+            );
         } else {
             tfailed += 1;
             println!("FAIL  trace {}: first failure at {}", r.name, r.fails[0]);
