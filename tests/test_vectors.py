@@ -132,6 +132,16 @@ def test_one_file_per_op_with_its_definition_and_the_policy(vector_dir: Path) ->
             assert isinstance(case["subnormal"], bool)
 
 
+def test_the_docs_define_every_op_as_the_files_do() -> None:
+    text = (ROOT / "docs" / "vectors.md").read_text()
+    for name in registry:
+        d = DEFINITIONS[name]
+        assert f"**`{name}`**" in text, name
+        for key in ("formula", "shapes", "vjp"):
+            assert d[key] in text, (name, key)
+    assert "ops: N passed, N failed" in text and "--cases 50" in text
+
+
 def test_integer_follows_the_parameter_kind_not_its_value(vector_dir: Path) -> None:
     integer_kind = {("broadcast", "m"), ("broadcast", "n"), ("slice_cols", "j1"),
                     ("slice_cols", "j2")}
