@@ -248,9 +248,10 @@ def _leaf(A: Matrix[float]) -> Any:
     return ex._Mag(mp, absmp, zero)
 
 
-def _mag_out(v: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    vals = [ex.round_float(x) for x in v.val.data]
-    return _matrix(v.shape, vals), _matrix(v.shape, [_tol(e) for e in v.err.data])
+def _out(v: Matrix[Any], m: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An exact value (mpmath matrix) rounded, and its tolerance from the magnitude run."""
+    vals = [ex.round_float(x) for x in v.data]
+    return _matrix(v.shape, vals), _matrix(v.shape, [_tol(e) for e in m.err.data])
 
 
 @functools.cache
@@ -264,18 +265,23 @@ def _compute(name: str) -> str:
     vg = nn.value_and_grad(lambda p, x, y: loss(model.apply(p, x), y))
     steps: list[dict[str, Any]] = []
     with ex.precise():
-        P = nn.tree_map(_leaf, params)
-        X, Y = _leaf(d.X), _leaf(d.Y)
-        state = opt.init(P)
+        # values: refnn.nn on mpmath matrices (every constant exact, 1/m of a mean included);
+        # bounds: the same run on the magnitude backend (module docstring)
+        P, Pm = nn.tree_map(ex.to_mp, params), nn.tree_map(_leaf, params)
+        X, Y, Xm, Ym = ex.to_mp(d.X), ex.to_mp(d.Y), _leaf(d.X), _leaf(d.Y)
+        state, state_m = opt.init(P), opt.init(Pm)
         for k in range(1, d.steps + 1):
             L, G = vg(P, X, Y)
             P, state = opt.update(G, state, P)
-            lv, lt = _mag_out(L)
+            Lm, Gm = vg(Pm, Xm, Ym)
+            Pm, state_m = opt.update(Gm, state_m, Pm)
+            lv, lt = _out(L, Lm)
             grads, after = [], []
-            for (gname, g), (_, p) in zip(_named(d.layers, G), _named(d.layers, P),
-                                          strict=True):
-                gv, gt = _mag_out(g)
-                pv, pt = _mag_out(p)
+            for (gname, g), (_, gm), (_, p), (_, pm) in zip(
+                    _named(d.layers, G), _named(d.layers, Gm), _named(d.layers, P),
+                    _named(d.layers, Pm), strict=True):
+                gv, gt = _out(g, gm)
+                pv, pt = _out(p, pm)
                 grads.append({"name": gname, "value": gv, "tolerance": gt})
                 after.append({"name": gname, "value": pv, "tolerance": pt})
             steps.append({
