@@ -29,7 +29,7 @@ from typing import Any
 
 import jax
 
-jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]
+jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call,unused-ignore]
 
 import jax.numpy as jnp  # noqa: E402
 
