@@ -195,7 +195,9 @@ class ReconstructConfig:
     layer), ``depth`` (hidden layers) and ``lr`` (Adam's rate). ``batch_size``: pixels per
     step (``None``: all training pixels, full-batch). ``holdout``: train on the pixels with
     i + j even and report PSNR on the others. ``lr_decay``: the learning rate follows a
-    cosine from ``lr`` down to ``lr·lr_decay`` over ``steps`` (1.0: constant). How the
+    cosine from ``lr`` down to ``lr·lr_decay`` over ``steps`` (1.0: constant). ``seed``
+    fixes every random choice: ``random.Random(seed)`` draws the initial parameters,
+    ``seed + 1`` the Fourier-feature matrix and ``seed + 2`` the mini-batches. How the
     defaults were chosen, with the figures measured, is in the README.
     """
 
@@ -738,8 +740,9 @@ def _write_outputs(out_dir: Path, cfg: ReconstructConfig, image: Image, recon: I
                    run: RunState, metrics: dict[str, Any]) -> None:
     """Every output file but the checkpoint (already written by training)."""
     hist = run.history
-    extra = [("held-out pixels", hist["holdout_step"], hist["holdout"])] if hist["holdout"] \
-        else []
+    extra = []
+    if hist["holdout"]:
+        extra.append(("held-out pixels", hist["holdout_step"], hist["holdout"]))
     baselines = []
     if "holdout_neighbour_baseline_db" in metrics:
         baselines.append(("neighbour average", metrics["holdout_neighbour_baseline_db"]))

@@ -514,3 +514,13 @@ def test_help_shows_no_empty_defaults_and_every_backend() -> None:
         assert f"'{backend}'" in text
     for name in MODELS:
         assert f"{name}:" in text
+
+
+def test_the_image_given_twice_differently_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["reconstruct", "camera", "--image", "spiral", "--quiet",
+                 "--out", str(tmp_path / "o")])
+    assert code == 2 and "give the image once" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    assert cli.reconstruct_config(_parse("spiral", "--image", "spiral")).image == "spiral"

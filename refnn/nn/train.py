@@ -34,6 +34,7 @@ __all__ = [
     "fit",
     "loss_and_grad",
     "make_step",
+    "rate_advice",
     "scalar",
     "take_rows",
     "train_loop",
