@@ -47,9 +47,13 @@ def _positive_float(text: str) -> float:
 
 
 def _reconstruct_parser(sub: Any) -> None:
-    from refnn.reconstruct import MODELS
+    # Every choice and default comes from refnn.reconstruct: the model table, the image
+    # sizes and the configuration's field defaults (an option's dest is the field's name).
+    # None means "the API decides"; its help says what that is.
+    from refnn.reconstruct import IMAGE_SIZES, ReconstructConfig
 
-    defaults = ", ".join(f"{m} {w}×{d} lr {lr:g}" for m, (w, d, lr) in MODELS.items())
+    d = ReconstructConfig()
+    size = IMAGE_SIZES[None]
     p = sub.add_parser(
         "reconstruct",
         help="train a network to reconstruct an image from its pixel coordinates",
@@ -57,40 +61,55 @@ def _reconstruct_parser(sub: Any) -> None:
             "Train a coordinate network f(x, y) → pixel value on an image and write "
             "original.png, reconstruction.png, comparison.png (original | reconstruction | "
             "error), curve.png (PSNR against step), metrics.json, params.json and "
-            "checkpoint.json into --out. With no arguments: the embedded 'camera' photograph "
-            "at 32×32, a SIREN, Adam, about two to three minutes on two cores."
+            f"checkpoint.json into --out. With no arguments: the embedded 'camera' photograph "
+            f"at {size}×{size}, a {d.model.upper()}, Adam, about two to three minutes on two "
+            "cores."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument(
         "image", nargs="?", default=None,
         help="an image file Pillow reads (PNG, JPEG, PGM, …), 'camera' (the embedded "
-        "photograph, the default) or 'spiral' (the article's 25×25 binary spiral)",
+        "photograph, the default) or 'spiral' (the article's binary spiral)",
     )
     p.add_argument("--image", dest="image_opt", default=None, metavar="IMAGE",
                    help="the same as the positional IMAGE")
-    p.add_argument("--size", type=_positive_int, default=None,
-                   help="resize so the longer side is N pixels (box filter); default 32, "
-                   "or 25 for the spiral")
-    p.add_argument("--model", choices=["siren", "fourier", "relu", "tanh", "article"],
-                   default="siren",
-                   help="siren: sine layers (ω₀=30, SIREN init); fourier: Gaussian Fourier "
-                   "features + ReLU MLP; relu/tanh: plain MLPs; article: the article's "
-                   "2→64→64→128→64→32→1 tanh network, sigmoid output, cross-entropy")
-    p.add_argument("--width", type=_positive_int, default=None,
+    sizes = ", ".join(f"{n} for the {k}" for k, n in IMAGE_SIZES.items() if k is not None)
+    p.add_argument("--size", type=_positive_int, default=d.size, metavar="N",
+                   help=f"resize so the longer side is N pixels (box filter); default {size} "
+                   f"({sizes})")
+    _model_options(p, d)
+    _run_options(p, d)
+    p.set_defaults(func=_run_reconstruct)
+
+
+def _model_options(p: Any, d: Any) -> None:
+    from refnn.reconstruct import MODELS
+
+    p.add_argument("--model", choices=list(MODELS), default=d.model,
+                   help="; ".join(f"{name}: {spec.summary}" for name, spec in MODELS.items())
+                   + " (default: %(default)s)")
+    defaults = ", ".join(f"{m} {s.width}×{s.depth} lr {s.lr:g}" for m, s in MODELS.items())
+    p.add_argument("--width", type=_positive_int, default=d.width,
                    help=f"units per hidden layer (defaults: {defaults})")
-    p.add_argument("--depth", type=_positive_int, default=None, help="number of hidden layers")
-    p.add_argument("--steps", type=_positive_int, default=800, help="training steps")
-    p.add_argument("--lr", type=_positive_float, default=None,
-                   help="Adam learning rate (default depends on the model)")
-    p.add_argument("--lr-decay", type=_positive_float, default=0.1, metavar="F",
+    p.add_argument("--depth", type=_positive_int, default=d.depth,
+                   help="number of hidden layers (default: the model's, as for --width)")
+    p.add_argument("--lr", type=_positive_float, default=d.lr,
+                   help="Adam's learning rate (default: the model's, as for --width)")
+    p.add_argument("--omega0", type=_positive_float, default=d.omega0,
+                   help="SIREN's ω₀ (default: %(default)s)")
+
+
+def _run_options(p: Any, d: Any) -> None:
+    p.add_argument("--steps", type=_positive_int, default=d.steps,
+                   help="training steps (default: %(default)s)")
+    p.add_argument("--lr-decay", type=_positive_float, default=d.lr_decay, metavar="F",
                    help="cosine decay of the learning rate from --lr to F·lr over the run "
-                   "(1: constant)")
-    p.add_argument("--batch-size", type=_positive_int, default=None,
+                   "(1: constant; default: %(default)s)")
+    p.add_argument("--batch-size", type=_positive_int, default=d.batch_size,
                    help="pixels per step, drawn at random (default: all training pixels)")
-    p.add_argument("--seed", type=int, default=0, help="fixes every random choice")
-    p.add_argument("--omega0", type=_positive_float, default=30.0, help="SIREN's ω₀")
-    p.add_argument("--holdout", action="store_true",
+    p.add_argument("--seed", type=int, default=d.seed,
+                   help="fixes every random choice (default: %(default)s)")
+    p.add_argument("--holdout", action="store_true", default=d.holdout,
                    help="train on a checkerboard half of the pixels and report PSNR on the "
                    "other half (with the neighbour-average baseline beside it)")
     p.add_argument("--out", default=None,
@@ -98,14 +117,16 @@ def _reconstruct_parser(sub: Any) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue from --out/checkpoint.json (same settings) to the result an "
                    "uninterrupted run gives, bit for bit")
-    p.add_argument("--checkpoint-every", type=_positive_int, default=100,
-                   help="write checkpoint.json every K steps")
-    p.add_argument("--max-pixels", type=_positive_int, default=None,
-                   help="refuse images with more pixels than this (decompression-bomb guard)")
-    p.add_argument("--backend", default="reference",
-                   help="'reference' (pure Python, the default) or 'numpy'")
+    p.add_argument("--checkpoint-every", type=_positive_int, default=d.checkpoint_every,
+                   metavar="K", help="write checkpoint.json every K steps (default: %(default)s)")
+    p.add_argument("--max-pixels", type=_positive_int, default=d.max_pixels, metavar="N",
+                   help="refuse images with more pixels than this, a decompression-bomb guard "
+                   "(default: %(default)s)")
+    p.add_argument("--backend", default=d.backend,
+                   help="where the training runs: 'reference' (pure Python, the default), "
+                   "'numpy', 'torch' (PyTorch float64, if installed) or "
+                   "'package.module:object'; the results are measured on the reference")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_run_reconstruct)
 
 
 def _fail(message: str, code: int) -> int:
@@ -113,10 +134,43 @@ def _fail(message: str, code: int) -> int:
     return code
 
 
+def reconstruct_config(args: argparse.Namespace) -> Any:
+    """The :class:`~refnn.reconstruct.ReconstructConfig` of parsed ``reconstruct`` options:
+    each configuration field takes the option of its name (fields without an option keep
+    their defaults). Raises ``ValueError`` if the image is given twice, differently."""
+    import dataclasses
+
+    from refnn.reconstruct import ReconstructConfig
+
+    if args.image is not None and args.image_opt is not None and args.image != args.image_opt:
+        raise ValueError("give the image once: either IMAGE or --image")
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(ReconstructConfig)
+             if hasattr(args, f.name)}
+    given["image"] = args.image if args.image is not None else args.image_opt
+    return ReconstructConfig(**given)
+
+
+def _progress_bar(steps: int, quiet: bool) -> tuple[Any, Any]:
+    """(a tqdm bar or None, the progress hook that updates it or None)."""
+    if quiet:
+        return None, None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None, None
+    bar = tqdm(total=steps, file=sys.stderr, unit="step", dynamic_ncols=True)
+
+    def progress(step: int, loss: float, psnr: float) -> None:
+        bar.update(step - bar.n)
+        if step % 10 == 0 or step == steps:
+            bar.set_postfix(loss=f"{loss:.3g}", psnr=f"{psnr:.2f} dB", refresh=False)
+
+    return bar, progress
+
+
 def _run_reconstruct(args: argparse.Namespace) -> int:
     from refnn.errors import RefnnError, TrainingDiverged
-    from refnn.image import MAX_PIXELS
-    from refnn.reconstruct import Interrupted, ReconstructConfig, reconstruct
+    from refnn.reconstruct import Interrupted, reconstruct
 
     if args.backend == "numpy":
         # Many BLAS threads on few cores slow these small products down by orders of
@@ -124,31 +178,11 @@ def _run_reconstruct(args: argparse.Namespace) -> int:
         # 4096×32); the command owns its process, so it asks for one thread unless told.
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(var, "1")
-    if args.image is not None and args.image_opt is not None and args.image != args.image_opt:
-        return _fail("give the image once: either IMAGE or --image", 2)
-    image = args.image if args.image is not None else args.image_opt
-    size = args.size if args.size is not None else (25 if image == "spiral" else 32)
-    cfg = ReconstructConfig(
-        image=image, size=size, model=args.model, width=args.width, depth=args.depth,
-        steps=args.steps, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
-        holdout=args.holdout, omega0=args.omega0, checkpoint_every=args.checkpoint_every,
-        max_pixels=args.max_pixels or MAX_PIXELS, backend=args.backend,
-        lr_decay=args.lr_decay,
-    )
-    bar: Any = None
-    progress = None
-    if not args.quiet:
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            tqdm = None
-        if tqdm is not None:
-            bar = tqdm(total=cfg.steps, file=sys.stderr, unit="step", dynamic_ncols=True)
-
-            def progress(step: int, loss: float, psnr: float) -> None:
-                bar.update(step - bar.n)
-                if step % 10 == 0 or step == cfg.steps:
-                    bar.set_postfix(loss=f"{loss:.3g}", psnr=f"{psnr:.2f} dB", refresh=False)
+    try:
+        cfg = reconstruct_config(args)
+    except ValueError as exc:
+        return _fail(str(exc), 2)
+    bar, progress = _progress_bar(cfg.steps, args.quiet)
     try:
         result = reconstruct(cfg, args.out, resume=args.resume, progress=progress)
     except Interrupted as exc:
@@ -162,17 +196,20 @@ def _run_reconstruct(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    m = result.metrics
+    print(_summary(result.metrics))
+    print(f"results in {result.out}")
+    return 0
+
+
+def _summary(m: dict[str, Any]) -> str:
     line = f"PSNR {m['psnr_db']:.2f} dB, SSIM {m['ssim']:.3f}"
     if "holdout_psnr_db" in m:
         line += (f"; held-out PSNR {m['holdout_psnr_db']:.2f} dB (neighbour average "
                  f"{m['holdout_neighbour_baseline_db']:.2f} dB)")
     if "pixel_accuracy" in m:
         line += f"; pixel accuracy {100 * m['pixel_accuracy']:.1f}%"
-    print(f"{line}; {m['n_params']} parameters, {m['n_pixels']} pixels, {m['steps']} steps "
-          f"in {m['seconds']:.0f} s")
-    print(f"results in {result.out}")
-    return 0
+    return (f"{line}; {m['n_params']} parameters, {m['n_pixels']} pixels, {m['steps']} steps "
+            f"in {m['seconds']:.0f} s")
 
 
 def _add_passthrough(sub: Any, name: str, help_text: str) -> None:

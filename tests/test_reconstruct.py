@@ -7,22 +7,33 @@ seconds; the quality targets of the default run are measured by
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import inspect
 import json
 import math
+import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from refnn import nn
+from refnn import Matrix, cli, nn
 from refnn.cli import main
 from refnn.errors import TrainingDiverged
-from refnn.image import image_to_targets, load_image
+from refnn.image import coordinate_grid, image_to_targets, load_image
 from refnn.reconstruct import (
+    MODELS,
     CheckpointError,
+    ConfigError,
     Interrupted,
     ReconstructConfig,
+    RunState,
+    build_model,
     neighbour_baseline,
     reconstruct,
 )
@@ -284,3 +295,232 @@ def test_real_ctrl_c_leaves_a_checkpoint_that_resumes_bit_identically(tmp_path: 
     assert main(["reconstruct", *common, "--steps", total, "--out", str(cut), "--resume"]) == 0
     assert main(["reconstruct", *common, "--steps", total, "--out", str(tmp_path / "full")]) == 0
     assert (cut / "params.json").read_bytes() == (tmp_path / "full" / "params.json").read_bytes()
+
+
+# ----------------------------------------------------------------- the reshaped pipeline
+def _hand_run(cfg: ReconstructConfig, image: str | None, size: int) -> Any:
+    """The run ``cfg`` describes, driven by hand through ``nn.make_step``: the documented
+    seeds (parameters from ``seed``, mini-batches from ``seed + 2``), the model table's
+    network, loss and rate, and a checkerboard for ``holdout``."""
+    img = load_image(image, size=size)
+    h, w = img.shape
+    X, Y = coordinate_grid(h, w), image_to_targets(img)
+    if cfg.holdout:
+        rows = [i * w + j for i in range(h) for j in range(w) if (i + j) % 2 == 0]
+        X, Y = nn.take_rows(X, rows), nn.take_rows(Y, rows)
+    n = X.shape[0]
+    if cfg.model == "article":
+        model = nn.mlp([2, 64, 64, 128, 64, 32, 1], "tanh")
+        loss, lr = nn.binary_cross_entropy_with_logits, 1e-3
+    else:
+        model = nn.siren(2, 8, 1, 1, omega0=30.0)
+        loss, lr = nn.mse, 4e-3
+    params = model.init(random.Random(cfg.seed))
+    opt = nn.Adam(nn.cosine(lr, cfg.steps, lr * 0.1))
+    state = opt.init(params)
+    step = nn.make_step(model, loss, opt)
+    rng = random.Random(cfg.seed + 2)
+    for _ in range(cfg.steps):
+        if cfg.batch_size is None:
+            params, state, _ = step(params, state, X, Y)
+        else:
+            b = rng.sample(range(n), cfg.batch_size)
+            params, state, _ = step(params, state, nn.take_rows(X, b), nn.take_rows(Y, b))
+    return params
+
+
+@pytest.mark.parametrize("kw", [
+    {"batch_size": 20, "seed": 3},
+    {"batch_size": 10, "holdout": True, "seed": 1},
+    {"image": "spiral", "size": 5, "model": "article", "width": None, "depth": None,
+     "steps": 2},
+])
+def test_a_run_equals_the_same_run_driven_by_hand(tmp_path: Path, kw: dict[str, Any]) -> None:
+    cfg = ReconstructConfig(**{**TINY, "steps": 6, "lr_decay": 0.1, **kw})
+    reconstruct(cfg, tmp_path / "run")
+    nn.save_params(tmp_path / "hand.json", _hand_run(cfg, cfg.image, cfg.size or 0))
+    assert (tmp_path / "run" / "params.json").read_bytes() == (
+        tmp_path / "hand.json").read_bytes()
+
+
+def test_ctrl_c_while_a_batch_trains_resumes_bit_identically(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C inside step 4, after its mini-batch was drawn: the checkpoint holds step 3
+    *and* the batch generator as it was after step 3, so --resume redraws batch 4."""
+    cfg = _cfg(steps=7, batch_size=20)
+    reconstruct(cfg, tmp_path / "full")
+    real_make_step = nn.make_step
+
+    def make_step(*args: Any) -> Any:
+        step = real_make_step(*args)
+        calls = []
+
+        def interrupted_at_4(*a: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 4:
+                raise KeyboardInterrupt
+            return step(*a)
+
+        return interrupted_at_4
+
+    with monkeypatch.context() as m:
+        m.setattr(nn, "make_step", make_step)
+        with pytest.raises(Interrupted) as info:
+            reconstruct(cfg, tmp_path / "cut")
+    assert info.value.step == 3
+    reconstruct(cfg, tmp_path / "cut", resume=True)
+    assert (tmp_path / "full" / "params.json").read_bytes() == (
+        tmp_path / "cut" / "params.json").read_bytes()
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def run_states(draw: st.DrawFn) -> RunState:
+    shapes = draw(st.lists(st.tuples(st.integers(1, 3), st.integers(1, 3)), min_size=1,
+                           max_size=3))
+    leaves = [Matrix.from_flat(m, n, draw(st.lists(finite, min_size=m * n, max_size=m * n)))
+              for m, n in shapes]
+    params = tuple({"W": x} for x in leaves)
+    rng = random.Random(draw(st.integers(0, 2**32)))
+    rng.random()
+    curve = st.lists(st.floats(allow_nan=False), max_size=4)
+    return RunState(
+        config=ReconstructConfig(seed=draw(st.integers(0, 9))).resolved().identity(),
+        image_sha256=draw(st.one_of(st.none(), st.text("0123456789abcdef", min_size=64,
+                                                       max_size=64))),
+        step=draw(st.integers(0, 10**6)),
+        params=params,
+        adam=nn.AdamState(draw(st.integers(0, 10**6)), tuple(leaves), tuple(reversed(leaves))),
+        batch_rng=rng.getstate(),
+        history={k: draw(curve) for k in ("step", "psnr", "holdout_step", "holdout")},
+        seconds=draw(st.floats(0, 1e6)),
+    )
+
+
+def _bits(x: Any) -> Any:
+    """Every float of a run state as its hex form (so −0.0 and 0.0 differ)."""
+    if isinstance(x, float):
+        return x.hex()
+    if isinstance(x, Matrix):
+        return [_bits(v) for v in x.data]
+    if isinstance(x, dict):
+        return {k: _bits(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_bits(v) for v in x]
+    return x
+
+
+@given(run_states())
+def test_run_state_json_round_trip_is_exact(run: RunState) -> None:
+    text = json.dumps(run.to_json())
+    back = RunState.from_json(json.loads(text))
+    assert back == run
+    assert _bits(dataclasses.asdict(back)) == _bits(dataclasses.asdict(run))
+
+
+@pytest.mark.parametrize("doc, why", [
+    ({"format": "other"}, "not a refnn reconstruction checkpoint"),
+    ([], "not a refnn reconstruction checkpoint"),
+    ({"format": "refnn-reconstruct-checkpoint", "version": 99}, "unsupported version 99"),
+    ({"format": "refnn-reconstruct-checkpoint", "version": 1, "step": 1}, "corrupt"),
+])
+def test_run_state_refuses_other_documents(doc: Any, why: str) -> None:
+    with pytest.raises(CheckpointError, match=why):
+        RunState.from_json(doc)
+
+
+def test_resume_refuses_parameters_that_do_not_fit_the_model(tmp_path: Path) -> None:
+    reconstruct(_cfg(steps=2), tmp_path / "r")
+    path = tmp_path / "r" / "checkpoint.json"
+    doc = json.loads(path.read_text())
+    doc["params"] = json.loads(json.dumps(doc["params"]))
+    doc["params"]["items"] = doc["params"]["items"][:-1]  # a layer fewer
+    path.write_text(json.dumps(doc))
+    with pytest.raises(CheckpointError, match="do not fit the model"):
+        reconstruct(_cfg(steps=4), tmp_path / "r", resume=True)
+
+
+def test_build_model_refuses_an_unresolved_config() -> None:
+    with pytest.raises(ConfigError, match=r"unresolved \(width=None\).*resolved\(\)"):
+        build_model(ReconstructConfig(), 1)
+    model = build_model(ReconstructConfig().resolved(), 1)
+    assert nn.n_params(model.init(random.Random(0))) == 2 * 24 + 24 + 24 * 24 + 24 + 24 + 1
+
+
+def test_the_article_model_has_fixed_layers() -> None:
+    spec = MODELS["article"]
+    assert ReconstructConfig(model="article").resolved().width == spec.width
+    ReconstructConfig(model="article", width=spec.width).resolved()  # resolving twice is fine
+    with pytest.raises(ConfigError, match="fixed layer sizes"):
+        ReconstructConfig(model="article", width=8).resolved()
+
+
+def test_every_model_of_the_table_trains_one_step(tmp_path: Path) -> None:
+    for name, spec in MODELS.items():
+        kw: dict[str, Any] = {"width": None, "depth": None} if spec.fixed_layers else {}
+        m = reconstruct(_cfg(model=name, steps=1, size=4, **kw), tmp_path / name).metrics
+        assert m["model"] == name and math.isfinite(m["psnr_db"])
+        for setting in spec.settings:
+            assert m[setting] == getattr(ReconstructConfig(), setting)
+
+
+def test_a_missing_backend_module_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="needs the module 'refnn_no_such_module'"):
+        reconstruct(_cfg(backend="refnn_no_such_module:BACKEND"), tmp_path / "o")
+    assert not (tmp_path / "o").exists()
+
+
+# ----------------------------------------------------------------- one source of defaults
+def _parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    cli._reconstruct_parser(parser.add_subparsers())
+    return parser.parse_args(["reconstruct", *argv])
+
+
+def test_the_command_without_options_is_the_api_default() -> None:
+    assert cli.reconstruct_config(_parse()) == ReconstructConfig()
+    parser = argparse.ArgumentParser()
+    cli._reconstruct_parser(parser.add_subparsers())
+    fields = {f.name for f in dataclasses.fields(ReconstructConfig)}
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    options = [a for a in sub.choices["reconstruct"]._actions if a.dest in fields]
+    assert len(options) >= 14
+    for action in options:  # every option's default is the configuration's
+        assert action.default == getattr(ReconstructConfig(), action.dest), action.dest
+    model = next(a for a in options if a.dest == "model")
+    assert list(model.choices or []) == list(MODELS)
+
+
+def test_the_spiral_has_the_articles_size_in_the_command_and_the_api() -> None:
+    from refnn.image import spiral
+
+    articles = inspect.signature(spiral).parameters["size"].default
+    assert articles == 25
+    assert ReconstructConfig(image="spiral").resolved().size == articles
+    assert cli.reconstruct_config(_parse("spiral")).resolved().size == articles
+    assert cli.reconstruct_config(_parse("--image", "spiral")).resolved().size == articles
+    assert ReconstructConfig().resolved().size == 32
+
+
+def test_help_shows_no_empty_defaults_and_every_backend() -> None:
+    proc = subprocess.run([sys.executable, "-m", "refnn", "reconstruct", "--help"],
+                          capture_output=True, text=True, check=True)
+    text = " ".join(proc.stdout.split())
+    assert "None" not in text
+    for backend in ("reference", "numpy", "torch"):
+        assert f"'{backend}'" in text
+    for name in MODELS:
+        assert f"{name}:" in text
+
+
+def test_the_image_given_twice_differently_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["reconstruct", "camera", "--image", "spiral", "--quiet",
+                 "--out", str(tmp_path / "o")])
+    assert code == 2 and "give the image once" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    assert cli.reconstruct_config(_parse("spiral", "--image", "spiral")).image == "spiral"

@@ -171,7 +171,7 @@ def load(spec: str | Any) -> Any:
         except ImportError as err:
             raise BackendLoadError(
                 f"the {spec} backend needs {err.name or spec}: pip install 'refnn[{spec}]' "
-                f"({type(err).__name__}: {err})") from None
+                f"({type(err).__name__}: {err})", name=err.name) from None
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ValueError(
@@ -180,9 +180,10 @@ def load(spec: str | Any) -> Any:
     try:
         module = importlib.import_module(module_name)
     except Exception as err:  # an adapter's own bug must not become a traceback here
+        missing = err.name if isinstance(err, ImportError) and err.name else module_name
         raise BackendLoadError(
             f"cannot import the backend module {module_name!r}: "
-            f"{type(err).__name__}: {err}") from err
+            f"{type(err).__name__}: {err}", name=missing) from err
     obj: Any = module
     for part in attr.split("."):
         try:

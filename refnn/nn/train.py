@@ -6,15 +6,19 @@
   the gradients in the parameters' structure.
 * :func:`make_step` returns ``step(params, opt_state, X, Y) -> (params, opt_state, loss)``
   for a model, a loss and an optimiser: the building block of any training loop.
-* :func:`fit` runs epochs of (optionally shuffled, mini-batched) steps and stops with
-  :class:`~refnn.TrainingDiverged` when the loss stops being finite.
+* :func:`train_loop` is *the* training loop: it runs a step function over a stream of
+  batches, stops with :class:`~refnn.TrainingDiverged` when the loss stops being finite,
+  and lets its caller in through hooks (after every step; on Ctrl-C). :func:`fit` and
+  :func:`refnn.reconstruct.reconstruct` both drive it.
+* :func:`fit` runs epochs of (optionally shuffled, mini-batched) steps through it.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from refnn import autodiff, ops
@@ -25,11 +29,15 @@ from refnn.nn.optim import Optimizer, learning_rate_at
 from refnn.nn.tree import PyTree
 
 __all__ = [
+    "StepReport",
+    "TrainState",
     "fit",
     "loss_and_grad",
     "make_step",
+    "rate_advice",
     "scalar",
     "take_rows",
+    "train_loop",
     "value_and_grad",
 ]
 
@@ -72,17 +80,16 @@ def _finite(x: Any) -> bool:
         return True
 
 
-def _diverged(step: int, what: str, optimiser: Optimizer, epoch: int | None) -> TrainingDiverged:
-    where = f"step {step}" + (f" (epoch {epoch})" if epoch is not None else "")
+def rate_advice(optimiser: Any) -> Callable[[int], str]:
+    """The advice a divergence message gives by default: a smaller learning rate (naming the
+    rate the failing step used, if ``optimiser`` has an ``lr``) or cleaner data."""
     lr = getattr(optimiser, "lr", None)
-    lr_txt = ""
-    if lr is not None:
-        lr_txt = f" (learning rate {learning_rate_at(lr, step - 1)!r})"
-    return TrainingDiverged(
-        f"training diverged: {what} at {where}; try a smaller learning "
-        f"rate{lr_txt}, or check the data for NaN/inf",
-        step,
-    )
+
+    def advice(step: int) -> str:
+        rate = "" if lr is None else f" (learning rate {learning_rate_at(lr, step - 1)!r})"
+        return f"try a smaller learning rate{rate}, or check the data for NaN/inf"
+
+    return advice
 
 
 def make_step(model: Layer, loss: Loss, optimiser: Optimizer) -> StepFn:
@@ -106,6 +113,85 @@ def make_step(model: Layer, loss: Loss, optimiser: Optimizer) -> StepFn:
         return new_params, new_state, scalar(value)
 
     return step
+
+
+@dataclass(frozen=True)
+class TrainState:
+    """Where a training run stands: ``step`` updates made (counted over the whole run, so
+    a resumed run continues the count), the parameters and the optimiser state after them."""
+
+    step: int
+    params: PyTree
+    opt_state: Any
+
+
+@dataclass(frozen=True)
+class StepReport(TrainState):
+    """What the ``on_step`` hook of :func:`train_loop` sees after a finished step: the new
+    state, the (finite) loss *before* the update and the batch ``(X, Y)`` it was taken on."""
+
+    loss: Any
+    batch: tuple[Value, Value]
+
+
+def train_loop(
+    step_fn: StepFn,
+    start: TrainState,
+    batches: Iterable[tuple[Value, Value]],
+    *,
+    on_step: Callable[[StepReport], None] | None = None,
+    on_interrupt: Callable[[TrainState], None] | None = None,
+    advice: Callable[[int], str] | None = None,
+) -> TrainState:
+    """Run ``step_fn`` (see :func:`make_step`) from ``start`` once per batch of ``batches``
+    and return the final state. This is the one training loop of refnn.
+
+    * Divergence: a loss that is NaN or ±inf, or a float overflow inside the step, raises
+      :class:`~refnn.TrainingDiverged` naming the step (its ``.step``) before any update
+      with that loss is applied; ``advice(step)`` ends its message (default: try a smaller
+      learning rate).
+    * ``on_step(report)`` runs after every finished step (progress, metrics, checkpoints).
+    * ``on_interrupt(state)`` runs on Ctrl-C (``KeyboardInterrupt``, during a step or a
+      hook) with the last *finished* step's state, e.g. to save a checkpoint; the interrupt
+      is then raised again.
+
+    ``batches`` is consumed lazily, one batch per step, so a generator that draws random
+    batches draws exactly as many as the loop runs steps.
+    """
+    state = start
+    try:
+        for batch in batches:
+            n = state.step + 1
+            params, opt_state, loss = _checked_step(step_fn, state, batch, n, advice)
+            state = TrainState(n, params, opt_state)
+            if on_step is not None:
+                on_step(StepReport(n, params, opt_state, loss, batch))
+    except KeyboardInterrupt:
+        if on_interrupt is not None:
+            on_interrupt(state)
+        raise
+    return state
+
+
+def _checked_step(
+    step_fn: StepFn,
+    state: TrainState,
+    batch: tuple[Value, Value],
+    n: int,
+    advice: Callable[[int], str] | None,
+) -> tuple[PyTree, Any, Any]:
+    try:
+        params, opt_state, loss = step_fn(state.params, state.opt_state, *batch)
+    except OverflowError as exc:
+        raise _diverged(n, f"a float overflow ({exc})", advice) from exc
+    if not _finite(loss):
+        raise _diverged(n, f"the loss is {loss!r}", advice)
+    return params, opt_state, loss
+
+
+def _diverged(step: int, what: str, advice: Callable[[int], str] | None) -> TrainingDiverged:
+    hint = advice(step) if advice is not None else rate_advice(None)(step)
+    return TrainingDiverged(f"training diverged: {what} at step {step}; {hint}", step)
 
 
 def take_rows(X: Value, rows: Sequence[int]) -> Value:
@@ -173,33 +259,35 @@ def fit(
         )
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}")
-    step_fn = make_step(model, loss, optimiser)
-    state = optimiser.init(params) if opt_state is None else opt_state
-    rng = random.Random(seed)
+    whole = batch_size is None or (batch_size >= m and not shuffle)
     history: list[Any] = []
-    step = 0
-    for epoch in range(1, epochs + 1):
-        if batch_size is None or (batch_size >= m and not shuffle):
-            batches: list[tuple[Value, Value]] = [(X, Y)]
-        else:
-            order = list(range(m))
-            if shuffle:
-                rng.shuffle(order)
-            bs = m if batch_size is None else batch_size
-            batches = [
-                (take_rows(X, order[k : k + bs]), take_rows(Y, order[k : k + bs]))
-                for k in range(0, m, bs)
-            ]
-        for Xb, Yb in batches:
-            step += 1
-            try:
-                new_params, new_state, value = step_fn(params, state, Xb, Yb)
-            except OverflowError as exc:
-                raise _diverged(step, f"a float overflow ({exc})", optimiser, epoch) from exc
-            if not _finite(value):
-                raise _diverged(step, f"the loss is {value!r}", optimiser, epoch)
-            params, state = new_params, new_state
-            history.append(value)
-            if callback is not None:
-                callback(step, value, params)
-    return params, state, history
+
+    def record(report: StepReport) -> None:
+        history.append(report.loss)
+        if callback is not None:
+            callback(report.step, report.loss, report.params)
+
+    start = TrainState(0, params, optimiser.init(params) if opt_state is None else opt_state)
+    end = train_loop(
+        make_step(model, loss, optimiser), start,
+        _epochs(X, Y, epochs, None if whole else batch_size, random.Random(seed), shuffle),
+        on_step=record, advice=rate_advice(optimiser),
+    )
+    return end.params, end.opt_state, history
+
+
+def _epochs(
+    X: Value, Y: Value, epochs: int, batch_size: int | None, rng: random.Random, shuffle: bool
+) -> Iterator[tuple[Value, Value]]:
+    """``epochs`` passes over the rows: whole (``batch_size=None``) or in consecutive
+    batches of a fresh shuffle per epoch (or of the data order)."""
+    m = int(ops.concrete(X).shape[0])
+    for _ in range(epochs):
+        if batch_size is None:
+            yield X, Y
+            continue
+        order = list(range(m))
+        if shuffle:
+            rng.shuffle(order)
+        for k in range(0, m, batch_size):
+            yield take_rows(X, order[k : k + batch_size]), take_rows(Y, order[k : k + batch_size])
