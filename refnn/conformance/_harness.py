@@ -349,6 +349,28 @@ def _rows(A: Matrix[Any]) -> list[list[float]]:
     return [[float(x) for x in r] for r in A.rows()]
 
 
+@dataclass
+class _Entry:
+    """The verdict on one compared entry."""
+
+    kind: str | None  # None: within the bound
+    ulps: float | None  # in ulps of the entry's scale (None: judged absolutely)
+    allowed_ulps: float | None
+    abs_err: float | None
+    ratio: float  # error / allowance
+    allowed: float = 0.0  # the absolute allowance
+
+
+_MESSAGES = {
+    "nonfinite": "the {what} is not finite where the exact value is",
+    "signed-zero": "the {what} returned a zero of the wrong sign",
+    "subnormal": "the {what} is outside the op's bound where a subnormal number is involved "
+                 "(see --subnormals flush)",
+    "bound": "the {what} is outside the op's bound",
+    "ok": "the worst entry of the {what}, within the bound",
+}
+
+
 class _Invalid(Exception):
     """The example is outside what the reference defines (drawn again, not a failure)."""
 
@@ -408,6 +430,32 @@ class _Checker:
         return Example(e.shapes, e.params, tuple(tuple(flush(x) for x in inp)
                                                  for inp in e.inputs), e.cotangent)
 
+    def _measure(self, g: float, ev: Any, s: Any, allow_abs: Any, exp_f: float,
+                 tiny_inputs: bool, signs: bool) -> _Entry:
+        """One entry's error, in ulps of its scale (or absolute) and as a share of its
+        allowance, and the kind of finding it is, if any."""
+        if not math.isfinite(g):
+            kind = "subnormal" if tiny_inputs or is_subnormal(exp_f) else "nonfinite"
+            return _Entry(kind, math.inf, None, math.inf, math.inf)
+        err = abs(mpmath.mpf(g) - ev)
+        ratio = float(err / allow_abs) if allow_abs > 0 else (0.0 if err == 0 else math.inf)
+        sc = ex.round_float(s)
+        # ulps of a scale so small that the flush slack is ≥ 1 ulp of it say nothing: such
+        # entries are judged, and shown, absolutely
+        if sc != 0 and not (self.policy.flushes and abs(sc) < _FLUSH_ULPS_FLOOR):
+            u = mpmath.mpf(math.ulp(sc))
+            out = _Entry(None, float(err / u), float(allow_abs / u), None, ratio)
+        else:
+            out = _Entry(None, None, None, float(err), ratio)
+        if ratio > 1.0:
+            involved = (tiny_inputs or is_subnormal(exp_f) or is_subnormal(g)
+                        or (g == 0 and ev != 0 and abs(ev) < SMALLEST_NORMAL))
+            out.kind = "subnormal" if involved else "bound"
+        elif signs and g == 0 and exp_f == 0 and math.copysign(1.0, g) != math.copysign(
+                1.0, exp_f):
+            out.kind = "signed-zero"
+        return out
+
     def _judge(
         self, part: _PartOutcome, e: Example, got: Matrix[Any], exact: Matrix[Any],
         scale: list[Any], allow: list[Any], *, argument: int | None,
@@ -422,75 +470,42 @@ class _Checker:
         if ref_signs is not None:
             expected = [math.copysign(0.0, r) if v == 0 and isinstance(r, float) else v
                         for v, r in zip(expected, ref_signs.data, strict=True)]
+        exp_rows = [expected[i:i + n] for i in range(0, len(expected), n)]
         for k, (gv, ev, s, a) in enumerate(zip(got.data, exact.data, scale, allow,
                                                 strict=True)):
-            g = float(gv)
-            if self.policy.flushes:
-                g = flush(g)
+            g = flush(float(gv)) if self.policy.flushes else float(gv)
             part.entries += 1
-            exp_f = expected[k]
-            kind: str | None = None
-            ulps: float | None
-            allowed_ulps: float | None
-            abs_err: float | None = None
-            allow_abs = a + slack
-            if not math.isfinite(g):
-                kind = "subnormal" if tiny_inputs or is_subnormal(exp_f) else "nonfinite"
-                ulps, allowed_ulps, abs_err = math.inf, None, math.inf
-                ratio = math.inf
-            else:
-                err = abs(mpmath.mpf(g) - ev)
-                ratio = (float(err / allow_abs) if allow_abs > 0
-                         else (0.0 if err == 0 else math.inf))
-                sc = ex.round_float(s)
-                # ulps of a scale so small that the flush slack is ≥ 1 ulp of it say
-                # nothing: such entries are judged, and shown, absolutely
-                if sc != 0 and not (self.policy.flushes and abs(sc) < _FLUSH_ULPS_FLOOR):
-                    u = mpmath.mpf(math.ulp(sc))
-                    ulps, allowed_ulps = float(err / u), float(allow_abs / u)
-                else:
-                    ulps = allowed_ulps = None
-                    abs_err = float(err)
-                if ratio > 1.0:
-                    kind = ("subnormal" if tiny_inputs or is_subnormal(exp_f)
-                            or is_subnormal(g) or (g == 0 and ev != 0
-                                                   and abs(ev) < SMALLEST_NORMAL)
-                            else "bound")
-                elif (ref_signs is not None and g == 0 and exp_f == 0
-                      and math.copysign(1.0, g) != math.copysign(1.0, exp_f)):
-                    kind = "signed-zero"
-            if ulps is not None:
-                part.worst_ulps = max(part.worst_ulps, ulps)
-            part.worst_ratio = max(part.worst_ratio, ratio)
-            key = _key(kind, ulps)
-            if part.worst is None or key > part.worst_key:
-                part.worst_key = key
-                part.worst = self._cx(
-                    e, kind or "ok", "the worst entry", argument=argument,
-                    entry=(k // n + 1, k % n + 1), error_ulps=ulps,
-                    allowed_ulps=allowed_ulps, error_abs=abs_err, allowed=float(allow_abs),
-                    expected=[expected[i:i + n] for i in range(0, len(expected), n)],
-                    got=_rows(got))
-                part.worst.cotangent = _rows(cotangent) if cotangent is not None else None
-            if kind is None:
-                continue
+            m = self._measure(g, ev, s, a + slack, expected[k], tiny_inputs,
+                              ref_signs is not None)
+            m.allowed = float(a + slack)
+            self._record(part, e, m, (k // n + 1, k % n + 1), exp_rows, got, argument,
+                         cotangent)
+
+    def _record(self, part: _PartOutcome, e: Example, m: _Entry, entry: tuple[int, int],
+                exp_rows: list[list[float]], got: Matrix[Any], argument: int | None,
+                cotangent: Matrix[Any] | None) -> None:
+        if m.ulps is not None:
+            part.worst_ulps = max(part.worst_ulps, m.ulps)
+        part.worst_ratio = max(part.worst_ratio, m.ratio)
+        if m.kind is not None:
             part.over += 1
-            part.kinds.add(kind)
-            part.fail_ulps = max(part.fail_ulps, ulps if ulps is not None else math.inf)
-            if part.failure is None:
-                what = "forward" if argument is None else f"VJP (cotangent of input {argument})"
-                msg = {"nonfinite": f"the {what} is not finite where the exact value is",
-                       "signed-zero": f"the {what} returned a zero of the wrong sign",
-                       "subnormal": f"the {what} is outside the op's bound where a subnormal "
-                                    "number is involved (see --subnormals flush)",
-                       }.get(kind, f"the {what} is outside the op's bound")
-                part.failure = self._cx(
-                    e, kind, msg, argument=argument, entry=(k // n + 1, k % n + 1),
-                    error_ulps=ulps, allowed_ulps=allowed_ulps, error_abs=abs_err,
-                    allowed=float(allow_abs),
-                    expected=[expected[i:i + n] for i in range(0, len(expected), n)],
-                    got=_rows(got))
-                part.failure.cotangent = _rows(cotangent) if cotangent is not None else None
+            part.kinds.add(m.kind)
+            part.fail_ulps = max(part.fail_ulps, m.ulps if m.ulps is not None else math.inf)
+        key = _key(m.kind, m.ulps)
+        better = part.worst is None or key > part.worst_key
+        first_finding = m.kind is not None and part.failure is None
+        if not (better or first_finding):
+            return
+        what = "forward" if argument is None else f"VJP (cotangent of input {argument})"
+        cx = self._cx(e, m.kind or "ok", _MESSAGES[m.kind or "ok"].format(what=what),
+                      argument=argument, entry=entry, error_ulps=m.ulps,
+                      allowed_ulps=m.allowed_ulps, error_abs=m.abs_err, allowed=m.allowed,
+                      expected=exp_rows, got=_rows(got))
+        cx.cotangent = _rows(cotangent) if cotangent is not None else None
+        if better:
+            part.worst_key, part.worst = key, cx
+        if first_finding:
+            part.failure = cx
 
     def _error(self, e: Example, what: str, err: BaseException,
                cotangent: Matrix[Any] | None = None) -> _PartOutcome:

@@ -66,7 +66,8 @@ class AccuracyTable:
         })
         return out
 
-    def markdown(self) -> str:
+    def markdown(self, command: str | None = None) -> str:
+        """The table as Markdown, headed by the command that made it and the versions."""
         tight = [b for b in ("reference", "numpy") if b in self.backends]
         head = ["op", "bound (fwd; vjp)"]
         for b in self.backends:
@@ -84,7 +85,16 @@ class AccuracyTable:
                 c = self.cells[op][be]
                 row += [_share(c["forward_share"]), _share(c["vjp_share"])]
             lines.append("| " + " | ".join(row) + " |")
-        return "\n".join(lines) + "\n"
+        vers = ", ".join(f"{k} {v}" for k, v in self.versions.items())
+        flushed = [b for b, p in self.policy.items() if p.flushes]
+        head = [f"Worst observed error per op, in ulps of each entry's scale ({self.examples} "
+                f"examples per op and backend, seed {self.seed}; subnormals flushed for "
+                f"{', '.join(flushed) or 'none'}). Tightness: the worst error as a share of "
+                f"the stated bound's allowance.", "",
+                f"Versions: {vers}.", ""]
+        if command:
+            head = [f"Made by `{command}`.", "", *head]
+        return "\n".join(head + lines) + "\n"
 
 
 def _ulps(x: float, errors: int) -> str:

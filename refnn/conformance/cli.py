@@ -181,7 +181,7 @@ def accuracy_main(argv: Sequence[str]) -> int:
         md_path, json_path = _writable(args.markdown), _writable(args.json)
         table = accuracy(args.backends, ops=_ops(args.ops), examples=args.examples,
                          seed=args.seed, policies={b: Policy(subnormals="flush") for b in flush})
-        text = table.markdown()
+        text = table.markdown("refnn accuracy " + " ".join(argv))
         print(text, end="")
         print(f"\n{len(table.ops)} ops × {len(table.backends)} backends, {args.examples} "
               f"examples each, in {table.seconds:.1f} s")
