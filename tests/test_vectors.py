@@ -18,7 +18,7 @@ import pytest
 from refnn import Matrix
 from refnn.backends import load
 from refnn.conformance.cli import vectors_main
-from refnn.conformance.policy import POLICY_TEXT, zero_sign_specified
+from refnn.conformance.policy import POLICY_TEXT, describe_policies, zero_sign_specified
 from refnn.conformance.traces import TRACE_NAMES
 from refnn.conformance.vectors import POLICY, VERSION, definition, param_classes
 from refnn.ops import registry
@@ -156,6 +156,10 @@ def test_one_text_of_the_policies_in_conform_the_files_and_the_docs() -> None:
         for key, value in POLICY_TEXT[name].items():
             if key != "default":
                 assert " ".join(value.split()) in text, (name, key)
+    prose = describe_policies()
+    for name, texts in POLICY_TEXT.items():
+        assert f"{name} (default {texts['default']}):" in prose
+        assert all(v in prose for k, v in texts.items() if k != "default"), name
 
 
 def test_zero_signs_are_specified_exactly_where_conform_judges_them(vector_dir: Path) -> None:
