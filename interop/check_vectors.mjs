@@ -13,7 +13,9 @@
 //   --subnormals strict (default): subnormals are numbers like any other;
 //   --subnormals flush: every value below 2^-1022 in magnitude is a zero of its sign, and the
 //       cases marked "subnormal": true are skipped (counted as skipped by policy);
-//   --signed-zero strict (default): a zero result must carry the expected zero's sign;
+//   --signed-zero strict (default): a zero in the output of an op whose file says
+//       "zero_sign": "ieee" must carry the expected zero's sign (never judged in VJPs, in
+//       "unspecified" files or in traces);
 //   --signed-zero ignore: -0 and +0 compare equal.
 // Closing lines: "ops: N passed, N failed, N skipped" and "traces: N passed, N failed".
 // Exit status: 0 when everything checked passes, 1 on a failure, 2 on bad usage or an
@@ -346,25 +348,26 @@ const signOf = (x) => (Object.is(x, -0) || x < 0 ? "-" : "+");
 // The largest |error|/tolerance seen (reported for traces: how much of the tolerance is used).
 let worstRatio = 0;
 
-// The first mismatch between got and expected (a message), or null.
-function mismatch(got, want, tol) {
+// The first mismatch between got and expected (a message), or null. `signs`: whether the
+// sign of a zero is judged (the output of a "zero_sign": "ieee" file, under strict).
+function mismatch(got, want, tol, signs = false) {
   const g = flush(got);
   if (tol > 0 && Number.isFinite(g)) worstRatio = Math.max(worstRatio, Math.abs(g - want) / tol);
   if (!Number.isFinite(g)) return `got ${g}, expected ${want}`;
   const err = Math.abs(g - want);
   if (!(err <= tol)) return `got ${g}, expected ${want}, |error| ${err} > tolerance ${tol}`;
-  if (policy.signedZero === "strict" && g === 0 && want === 0 && signOf(g) !== signOf(want))
+  if (signs && policy.signedZero === "strict" && g === 0 && want === 0 && signOf(g) !== signOf(want))
     return `signed zero: got ${signOf(g)}0, expected ${signOf(want)}0`;
   return null;
 }
 
-function compare(got, expected, tol, label, failures) {
+function compare(got, expected, tol, label, failures, signs = false) {
   if (got.rows !== expected.rows || got.cols !== expected.cols) {
     failures.push(`${label}: shape ${got.rows}×${got.cols}, expected ${expected.rows}×${expected.cols}`);
     return;
   }
   got.data.forEach((v, k) => {
-    const msg = mismatch(v, expected.data[k], tol.data[k]);
+    const msg = mismatch(v, expected.data[k], tol.data[k], signs);
     if (msg !== null) {
       const i = Math.floor(k / got.cols) + 1;
       const j = (k % got.cols) + 1;
@@ -378,6 +381,10 @@ function checkOpFile(path) {
   if (doc.format !== FORMAT || doc.version !== VERSION) {
     throw new Error(`${path}: unsupported format ${doc.format} version ${doc.version} (this checker reads ${FORMAT} ${VERSION})`);
   }
+  if (doc.zero_sign !== "ieee" && doc.zero_sign !== "unspecified") {
+    throw new Error(`${path}: zero_sign is ${doc.zero_sign}, expected "ieee" or "unspecified"`);
+  }
+  const signs = doc.zero_sign === "ieee";
   const impl = OPS[doc.op];
   if (!impl) return { op: doc.op, skipped: true };
   const failures = [];
@@ -401,7 +408,7 @@ function checkOpFile(path) {
     try {
       y = impl.forward(xs, params);
       entries += y.data.length;
-      compare(y, readMatrix(c.output, label), readMatrix(c.output_tolerance, label, true), `${label} output`, failures);
+      compare(y, readMatrix(c.output, label), readMatrix(c.output_tolerance, label, true), `${label} output`, failures, signs);
       cts = impl.vjp(g, y, xs, params);
     } catch (e) {
       failures.push(`${label}: raised ${e.message}`);

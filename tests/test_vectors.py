@@ -18,8 +18,9 @@ import pytest
 from refnn import Matrix
 from refnn.backends import load
 from refnn.conformance.cli import vectors_main
+from refnn.conformance.policy import POLICY_TEXT, describe_policies, zero_sign_specified
 from refnn.conformance.traces import TRACE_NAMES
-from refnn.conformance.vectors import DEFINITIONS, VERSION, param_classes
+from refnn.conformance.vectors import POLICY, VERSION, definition, param_classes
 from refnn.ops import registry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,7 +113,6 @@ def test_one_file_per_op_with_its_definition_and_the_policy(vector_dir: Path) ->
     index = json.loads((vector_dir / "index.json").read_text())
     assert index["ops"] == list(registry) and index["version"] == VERSION == 2
     assert index["traces"] == list(TRACE_NAMES)
-    assert set(DEFINITIONS) == set(registry)
     for name, spec in registry.items():
         doc = _load(vector_dir, name)
         assert doc["format"] == "refnn-golden-vectors" and doc["version"] == 2
@@ -121,8 +121,10 @@ def test_one_file_per_op_with_its_definition_and_the_policy(vector_dir: Path) ->
         d = doc["definition"]
         assert d["formula"] and d["shapes"] and d["vjp"] and d["kinks"]
         assert sorted(d["params"]) == sorted(spec.params), name
-        assert doc["policy"]["subnormals"]["default"] == "strict"
-        assert doc["policy"]["signed_zero"]["default"] == "strict"
+        assert d == definition(spec)
+        assert spec.formula in d["formula"] and spec.rule in d["vjp"], name  # the registry's
+        assert doc["policy"] == POLICY
+        assert doc["zero_sign"] == ("ieee" if zero_sign_specified(spec) else "unspecified")
         assert not doc["doc"].endswith(("and 0", "it computes")), "doc cut mid-sentence"
         assert len(doc["cases"]) >= 4
         for case in doc["cases"]:
@@ -134,12 +136,36 @@ def test_one_file_per_op_with_its_definition_and_the_policy(vector_dir: Path) ->
 
 def test_the_docs_define_every_op_as_the_files_do() -> None:
     text = (ROOT / "docs" / "vectors.md").read_text()
-    for name in registry:
-        d = DEFINITIONS[name]
-        assert f"**`{name}`**" in text, name
+    lines = {ln.split("`")[1]: ln for ln in text.splitlines() if ln.startswith("- **`")}
+    assert list(lines) == list(registry)
+    for name, spec in registry.items():
+        d, line = definition(spec), lines[name]
         for key in ("formula", "shapes", "vjp"):
-            assert d[key] in text, (name, key)
+            assert d[key] in line, (name, key)
+        want = "ieee" if zero_sign_specified(spec) else "unspecified"
+        assert line.endswith(f"Zero sign: {want}."), name
     assert "ops: N passed, N failed" in text and "--cases 50" in text
+
+
+def test_one_text_of_the_policies_in_conform_the_files_and_the_docs() -> None:
+    """The files embed policy.py's text itself, and docs/vectors.md quotes it verbatim."""
+    assert POLICY["subnormals"] is POLICY_TEXT["subnormals"]
+    assert POLICY["signed_zero"] is POLICY_TEXT["signed_zero"]
+    text = " ".join((ROOT / "docs" / "vectors.md").read_text().split())
+    for name in ("subnormals", "signed_zero"):
+        for key, value in POLICY_TEXT[name].items():
+            if key != "default":
+                assert " ".join(value.split()) in text, (name, key)
+    prose = describe_policies()
+    for name, texts in POLICY_TEXT.items():
+        assert f"{name} (default {texts['default']}):" in prose
+        assert all(v in prose for k, v in texts.items() if k != "default"), name
+
+
+def test_zero_signs_are_specified_exactly_where_conform_judges_them(vector_dir: Path) -> None:
+    ieee = {n for n in registry if _load(vector_dir, n)["zero_sign"] == "ieee"}
+    assert {"add", "div", "neg", "tanh", "sin", "sqrt", "transpose", "slice_cols"} <= ieee
+    assert not ieee & {"relu", "step", "clip", "leaky_relu", "sum", "matmul", "softmax_rows"}
 
 
 def test_integer_follows_the_parameter_kind_not_its_value(vector_dir: Path) -> None:
@@ -298,15 +324,16 @@ def test_bad_cases_count_is_a_usage_error(tmp_path: Path, capsys: pytest.Capture
 
 @pytest.mark.parametrize("backend_name", ["reference", "numpy", "torch"])
 def test_python_backends_meet_the_vectors(vector_dir: Path, backend_name: str) -> None:
-    """The reference meets every entry under the strict policies; NumPy and PyTorch meet
-    every tolerance (their relu returns +0 for a negative entry where the reference's
-    kernel gives 0·x = −0, so they are held with signed_zero = ignore)."""
+    """Every backend meets every tolerance under the strict policies, which judge zero signs
+    in the outputs of ops marked ``"zero_sign": "ieee"`` (as ``refnn conform`` does). The
+    reference also meets the sign of every other expected zero: they are its own."""
     if backend_name == "torch":
         pytest.importorskip("torch", reason="PyTorch is not installed (CI installs it)")
     be = load(backend_name)
-    strict_zero = backend_name == "reference"
     for name in registry:
-        for case in _load(vector_dir, name)["cases"]:
+        doc = _load(vector_dir, name)
+        strict_zero = backend_name == "reference" or doc["zero_sign"] == "ieee"
+        for case in doc["cases"]:
             xs = [be.from_matrix(_matrix(m)) for m in case["inputs"]]
             params = [_param_value(p) for p in case["params"]]
             got = be.to_matrix(be.kernels[name](*xs, *params))
@@ -314,7 +341,7 @@ def test_python_backends_meet_the_vectors(vector_dir: Path, backend_name: str) -
             for g, w, t in zip(got.data, want.data, tol.data, strict=True):
                 assert abs(g - w) <= t, (name, case)
                 if strict_zero and g == 0 and w == 0:
-                    assert _sign(g) == _sign(w), (name, case)
+                    assert _sign(g) == _sign(w), (name, "signed zero", case)
 
 
 # ------------------------------------------------------------------ the consumers
@@ -383,14 +410,19 @@ def test_consumer_reports_a_corrupted_value_as_a_failed_op(
     assert _closing(r.stdout)[0] == f"ops: {len(registry) - 1} passed, 1 failed, 0 skipped"
 
 
-def _first_zero(d: Path) -> tuple[str, int, int]:
-    """(op, case index, entry index) of an expected −0 output."""
+def _first_zero(d: Path, zero_sign: str, part: str = "output") -> tuple[str, int, int]:
+    """(op, case index, entry index) of an expected −0 in ``part`` (``output`` or the first
+    ``vjp``) of an op whose file says ``zero_sign``."""
     for name in registry:
-        for c, case in enumerate(_load(d, name)["cases"]):
-            for k, v in enumerate(_values(case["output"])):
+        doc = _load(d, name)
+        if doc["zero_sign"] != zero_sign:
+            continue
+        for c, case in enumerate(doc["cases"]):
+            m = case["output"] if part == "output" else case["vjp"][0]
+            for k, v in enumerate(_values(m)):
                 if v == 0 and _sign(v) < 0 and not case["subnormal"]:
                     return name, c, k
-    raise AssertionError("no expected −0 in the export")
+    raise AssertionError(f"no expected −0 in the {part} of a {zero_sign} op")
 
 
 @pytest.mark.parametrize("kind", ["node", "rust"])
@@ -398,7 +430,7 @@ def test_consumer_signed_zero_policy_both_ways(
     vector_dir: Path, tmp_path: Path, kind: str, request: pytest.FixtureRequest
 ) -> None:
     rust = request.getfixturevalue("rust_checker") if kind == "rust" else None
-    name, c, k = _first_zero(vector_dir)
+    name, c, k = _first_zero(vector_dir, "ieee")
     _corrupt(vector_dir, tmp_path / "v", name,
              lambda doc: _set(doc["cases"][c]["output"], k, 0.0))  # −0 made +0
     cmd = [*_consumer(kind, rust), str(tmp_path / "v")]
@@ -408,6 +440,27 @@ def test_consumer_signed_zero_policy_both_ways(
     ignore = _run([*cmd, "--signed-zero", "ignore"])
     assert ignore.returncode == 0, ignore.stdout
     assert "signed_zero=ignore" in ignore.stdout
+
+
+@pytest.mark.parametrize("kind", ["node", "rust"])
+def test_consumer_judges_no_zero_sign_where_it_is_unspecified(
+    vector_dir: Path, tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    """A flipped zero in the output of an "unspecified" op (a reduction or a piecewise op)
+    and in a VJP passes under strict, as in ``refnn conform``."""
+    rust = request.getfixturevalue("rust_checker") if kind == "rust" else None
+    out_op, oc, ok = _first_zero(vector_dir, "unspecified")
+    vjp_op, vc, vk = _first_zero(vector_dir, "ieee", "vjp")
+    shutil.copytree(vector_dir, tmp_path / "v")
+    for name, c, k, part in ((out_op, oc, ok, "output"), (vjp_op, vc, vk, "vjp")):
+        path = tmp_path / "v" / f"{name}.json"
+        doc = json.loads(path.read_text())
+        case = doc["cases"][c]
+        _set(case["output"] if part == "output" else case["vjp"][0], k, 0.0)  # −0 made +0
+        path.write_text(json.dumps(doc))
+    r = _run([*_consumer(kind, rust), str(tmp_path / "v")])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "signed_zero=strict" in r.stdout
 
 
 @pytest.mark.parametrize("kind", ["node", "rust"])

@@ -49,7 +49,13 @@ from refnn.conformance._inputs import (
     stress_values,
 )
 from refnn.conformance.expect import Expectation
-from refnn.conformance.policy import SMALLEST_NORMAL, Policy, flush, is_subnormal
+from refnn.conformance.policy import (
+    SMALLEST_NORMAL,
+    Policy,
+    flush,
+    is_subnormal,
+    zero_sign_specified,
+)
 from refnn.errors import RefnnError
 from refnn.matrix import Matrix
 from refnn.ops import OpSpec, apply, registry
@@ -400,10 +406,6 @@ class _Outcome:
     vjp: _PartOutcome | None
 
 
-def _zero_sign_specified(spec: OpSpec) -> bool:
-    return not spec.bound.reduction and spec.smooth
-
-
 class _Checker:
     """Runs one op's examples on a backend and judges every entry."""
 
@@ -549,7 +551,7 @@ class _Checker:
             return _Outcome(self._shape(e, "forward", y.shape, y_mp.shape), None)
         fwd = _PartOutcome()
         signs = None
-        if (self.policy.signed_zero == "strict" and _zero_sign_specified(spec)
+        if (self.policy.signed_zero == "strict" and zero_sign_specified(spec)
                 and any(v == 0 for v in y_mp.data)):
             signs = spec.forward(*xs, *e.params)
         self._judge(fwd, e, y, y_mp, scale, allow, argument=None, ref_signs=signs,
@@ -634,7 +636,7 @@ class _Checker:
             else:
                 ok = math.isfinite(g) and abs(g - ev) <= 2 * ulps * math.ulp(ev)
                 if ok and g == ev == 0 and self.policy.signed_zero == "strict" \
-                        and _zero_sign_specified(spec):
+                        and zero_sign_specified(spec):
                     ok = math.copysign(1.0, g) == math.copysign(1.0, ev)
             if not ok:
                 cx.entry = (k // n + 1, k % n + 1)

@@ -9,11 +9,15 @@ as the shortest round-tripping decimal string and as a C99/Python hex float. Eac
 expected entry comes with the absolute tolerance a conforming backend must meet (the op's
 stated bound, computed exactly as :func:`refnn.conformance.conform` does), rounded up.
 
-The input and comparison policy is the one ``refnn conform`` uses, and is written into
-every file (:data:`POLICY`): parameters reach an implementation as ``int`` (integer kind) or
-as the nearest double (real kind); ``subnormals`` strict or flush (cases holding a subnormal
-are marked ``"subnormal": true``); ``signed_zero`` strict or ignore (an expected zero carries
-the sign the reference's own float kernel gives it; mpmath has no signed zero).
+The input and comparison policy is the one ``refnn conform`` uses, in the same words
+(:data:`refnn.conformance.policy.POLICY_TEXT`), and is written into every file
+(:data:`POLICY`): parameters reach an implementation as ``int`` (integer kind, from
+``OpSpec.int_params``) or as the nearest double (real kind); ``subnormals`` strict or flush
+(cases holding a subnormal are marked ``"subnormal": true``); ``signed_zero`` strict or
+ignore, judged only in the outputs of files marked ``"zero_sign": "ieee"``
+(:func:`refnn.conformance.policy.zero_sign_specified`, the predicate ``conform`` uses). An
+expected zero carries the sign the reference's own float kernel gives it (mpmath has no
+signed zero).
 """
 
 from __future__ import annotations
@@ -30,16 +34,16 @@ from typing import Any
 import mpmath
 
 from refnn.conformance import _exact as ex
+from refnn.conformance.policy import POLICY_TEXT, zero_sign
 from refnn.matrix import Matrix
 from refnn.ops import InputDomain, OpSpec, registry
 
 __all__ = [
-    "DEFINITIONS",
     "FORMAT",
-    "INTEGER_PARAMS",
     "POLICY",
     "VERSION",
     "compute_case",
+    "definition",
     "export_vectors",
     "op_vectors",
     "param_classes",
@@ -52,150 +56,123 @@ VERSION = 2
 _COTANGENT = InputDomain(lo=-2.0, hi=2.0)
 _MIN_NORMAL = 2.0**-1022
 
-#: (op, parameter) pairs of integer kind: they reach an implementation as ``int``. Every
-#: other parameter is of real kind and reaches it as the nearest double.
-INTEGER_PARAMS = frozenset({("broadcast", "m"), ("broadcast", "n"),
-                            ("slice_cols", "j1"), ("slice_cols", "j2")})
-
+#: How the vectors apply the policies of ``refnn conform``: the shared definitions
+#: (:data:`refnn.conformance.policy.POLICY_TEXT`, one text for both tools) and what belongs
+#: to the files alone, the parameters as received and the comparison.
 POLICY: dict[str, Any] = {
     "parameters": "a parameter of kind \"integer\" reaches an implementation as an integer "
                   "(exact); one of kind \"real\" as the double written in decimal/hex (the "
                   "nearest double to exact), never as a fraction",
-    "subnormals": {
-        "default": "strict",
-        "strict": "a subnormal input or result is a number like any other: expected values "
-                  "are exact, subnormals included",
-        "flush": "models flush-to-zero / denormals-are-zero hardware (XLA on CPU): every value "
-                 "of magnitude below 2^-1022 (input, expected, got) is taken as a zero of the "
-                 "same sign; a case marked \"subnormal\": true (a subnormal among its inputs, "
-                 "cotangent or expected values, which were computed at the unflushed inputs) is "
-                 "skipped and counted as skipped by policy, not as a failure",
-    },
-    "signed_zero": {
-        "default": "strict",
-        "strict": "an expected zero carries its IEEE 754 sign as the reference's own float64 "
-                  "kernel (and float64 VJP) computes it (0/(-30) = -0, tanh(-0) = -0, "
-                  "-0*2 = -0); a zero result of the opposite sign is a mismatch of its own kind",
-        "ignore": "-0 and +0 compare equal",
-    },
+    "subnormals": POLICY_TEXT["subnormals"],
+    "signed_zero": POLICY_TEXT["signed_zero"],
     "compare": "for every entry |got - expected| <= tolerance; a non-finite got fails",
 }
 
-_SUMS = ("sums are recursive from +0: 0 + a1 + a2 + … (so a sum of -0 terms is +0)")
-
-#: What every op means, written for someone implementing it from the vectors alone.
-#: ``vjp`` is the formula the reference evaluates (in ops, as the VJP of the registry):
-#: its float evaluation fixes the sign of every expected zero.
-DEFINITIONS: dict[str, dict[str, Any]] = {
-    "add": {"formula": "Y[i,j] = A[i,j] + B[i,j]", "shapes": "A m×n, B m×n → m×n",
-            "vjp": "dA = G; dB = G"},
-    "sub": {"formula": "Y[i,j] = A[i,j] − B[i,j]", "shapes": "A m×n, B m×n → m×n",
-            "vjp": "dA = G; dB = −G"},
-    "neg": {"formula": "Y[i,j] = −A[i,j] (exact; −(+0) = −0)", "shapes": "m×n → m×n",
-            "vjp": "dA = −G"},
-    "hadamard": {"formula": "Y[i,j] = A[i,j]·B[i,j]", "shapes": "A m×n, B m×n → m×n",
-                 "vjp": "dA = G ⊙ B; dB = G ⊙ A"},
-    "scale": {"formula": "Y[i,j] = c·A[i,j]",
-              "shapes": "m×n → m×n; the public call is scale(c, A) (scalar_first), the files "
+#: What each op means beyond the registry's ``formula`` and ``rule`` (which
+#: :func:`definition` takes from :data:`refnn.ops.registry`), written for someone
+#: implementing it from the vectors alone: ``shapes`` (with the orientation), ``params``,
+#: ``kinks``, and ``formula``/``vjp`` notes (indexing, domain, how the reference computes it).
+_EXTRAS: dict[str, dict[str, Any]] = {
+    "add": {"shapes": "A m×n, B m×n → m×n"},
+    "sub": {"shapes": "A m×n, B m×n → m×n"},
+    "neg": {"shapes": "m×n → m×n", "formula": "exact"},
+    "hadamard": {"shapes": "A m×n, B m×n → m×n"},
+    "scale": {"shapes": "m×n → m×n; the public call is scale(c, A) (scalar_first), the files "
                         "list the matrix input under inputs and c under params",
-              "params": {"c": "real constant multiplying every entry"},
-              "vjp": "dA = c·G"},
-    "add_scalar": {"formula": "Y[i,j] = A[i,j] + c", "shapes": "m×n → m×n",
-                   "params": {"c": "real constant added to every entry"}, "vjp": "dA = G"},
-    "div": {"formula": "Y[i,j] = A[i,j] / B[i,j]; B[i,j] = 0 is outside the domain",
-            "shapes": "A m×n, B m×n → m×n", "vjp": "dA = G ⊘ B; dB = −((G ⊘ B) ⊙ Y)"},
-    "matmul": {"formula": "Y[i,j] = Σ_k A[i,k]·B[k,j], added left to right from the first "
-                          "product: A[i,1]B[1,j] + A[i,2]B[2,j] + … (so a lone −0 product "
-                          "stays −0; this holds for inner size k ≤ 4, every case here)",
-               "shapes": "A m×k, B k×n → m×n", "vjp": "dA = G·Bᵀ; dB = Aᵀ·G"},
-    "transpose": {"formula": "Y[i,j] = A[j,i]", "shapes": "m×n → n×m", "vjp": "dA = Gᵀ"},
-    "broadcast": {"formula": "Y[i,j] = A[i′,j′] with i′ = 1 if A has one row else i, and "
-                             "j′ = 1 if A has one column else j",
-                  "shapes": "A 1×1, 1×n, m×1 or m×n → m×n (a 1×n row repeats down, an m×1 "
+              "params": {"c": "real constant multiplying every entry"}},
+    "add_scalar": {"shapes": "m×n → m×n", "params": {"c": "real constant added to every entry"}},
+    "div": {"shapes": "A m×n, B m×n → m×n", "formula": "B[i,j] = 0 is outside the domain"},
+    "matmul": {"shapes": "A m×k, B k×n → m×n",
+               "formula": "y[i,j] = Σ_k A[i,k]·B[k,j], the matrix product"},
+    "transpose": {"shapes": "m×n → n×m", "formula": "y[i,j] = A[j,i]"},
+    "broadcast": {"shapes": "A 1×1, 1×n, m×1 or m×n → m×n (a 1×n row repeats down, an m×1 "
                             "column repeats across)",
+                  "formula": "y[i,j] = A[i′,j′] with i′ = 1 if A has one row else i, and "
+                             "j′ = 1 if A has one column else j",
                   "params": {"m": "integer: rows of the result",
                              "n": "integer: columns of the result"},
-                  "vjp": "if A is already m×n: dA = G; else if A is 1×1: dA = sum(G); "
-                         "else if A is 1×n: dA = sum_rows(G); else (m×1): dA = sum_cols(G)"},
-    "add_row": {"formula": "Y[i,j] = A[i,j] + b[1,j]: the row b added to every row of A (a "
-                           "bias)",
-                "shapes": "A m×n, b 1×n → m×n", "vjp": "dA = G; db = sum_rows(G)"},
-    "concat_cols": {"formula": "Y = [A B]: Y[i,j] = A[i,j] for j ≤ n1, B[i,j−n1] for j > n1",
-                    "shapes": "A m×n1, B m×n2 → m×(n1+n2)",
-                    "vjp": "dA = columns 1..n1 of G; dB = columns n1+1..n1+n2 of G"},
-    "slice_cols": {"formula": "Y[i,j] = A[i, j1+j−1]: columns j1 through j2 of A, 1-based and "
-                              "inclusive (1 ≤ j1 ≤ j2 ≤ n)",
-                   "shapes": "m×n → m×(j2−j1+1)",
+                  "vjp": "A already m×n: dA = g; A 1×1: sum(g); A 1×n: sum_rows(g); "
+                         "A m×1: sum_cols(g)"},
+    "add_row": {"shapes": "A m×n, B 1×n → m×n", "formula": "y[i,j] = A[i,j] + B[1,j]"},
+    "concat_cols": {"shapes": "A m×n1, B m×n2 → m×(n1+n2)",
+                    "formula": "y[i,j] = A[i,j] for j ≤ n1, B[i,j−n1] for j > n1",
+                    "vjp": "dA = columns 1..n1 of g; dB = columns n1+1..n1+n2 of g"},
+    "slice_cols": {"shapes": "m×n → m×(j2−j1+1)",
+                   "formula": "y[i,j] = A[i, j1+j−1]: 1-based and inclusive (1 ≤ j1 ≤ j2 ≤ n)",
                    "params": {"j1": "integer: first column kept (1-based)",
                               "j2": "integer: last column kept (1-based, inclusive)"},
-                   "vjp": "dA = the m×n matrix with G in columns j1..j2 and, in the other "
-                          "columns, the zero 0·sum(G) (so −0 when sum(G) < 0 or is −0)"},
-    "sum": {"formula": "Y[1,1] = Σ_i Σ_j A[i,j] (" + _SUMS + ")", "shapes": "m×n → 1×1",
-            "vjp": "dA = G[1,1] in every entry (broadcast)"},
-    "sum_rows": {"formula": "Y[1,j] = Σ_i A[i,j]: the sum of the rows, i.e. the row of column "
-                            "totals (" + _SUMS + "; a 1×n input is returned unchanged)",
-                 "shapes": "m×n → 1×n", "vjp": "dA[i,j] = G[1,j] (broadcast down)"},
-    "sum_cols": {"formula": "Y[i,1] = Σ_j A[i,j]: the sum of the columns, i.e. the column of "
-                            "row totals (" + _SUMS + "; an m×1 input is returned unchanged)",
-                 "shapes": "m×n → m×1", "vjp": "dA[i,j] = G[i,1] (broadcast across)"},
-    "mean": {"formula": "Y[1,1] = (Σ_i Σ_j A[i,j]) / (m·n) (the sum as for sum, then one "
-                        "division)",
-             "shapes": "m×n → 1×1",
-             "vjp": "dA[i,j] = c·G[1,1] with c the double nearest 1/(m·n)"},
-    "exp": {"formula": "Y = e^A element-wise", "shapes": "m×n → m×n", "vjp": "dA = G ⊙ Y"},
-    "log": {"formula": "Y = ln A element-wise; A > 0", "shapes": "m×n → m×n",
-            "vjp": "dA = G ⊘ A"},
-    "sqrt": {"formula": "Y = √A element-wise (correctly rounded); A ≥ 0, and A > 0 for the VJP",
-             "shapes": "m×n → m×n", "vjp": "dA = G ⊘ (2·Y)"},
-    "pow": {"formula": "Y = A^p element-wise for a real constant p; A < 0 needs an integer p, "
-                       "A = 0 needs p ≥ 0",
-            "shapes": "m×n → m×n", "params": {"p": "real exponent (the double given)"},
-            "vjp": "p = 0: dA = 0·G; p = 1: dA = G; otherwise dA = G ⊙ (p·A^(p−1))"},
-    "square": {"formula": "Y = A·A element-wise", "shapes": "m×n → m×n",
-               "vjp": "dA = G ⊙ (2·A)"},
-    "tanh": {"formula": "Y = tanh A element-wise", "shapes": "m×n → m×n",
-             "vjp": "dA = G − G ⊙ (Y ⊙ Y)"},
-    "sigmoid": {"formula": "Y = σ(A) = 1/(1 + e^−A) element-wise, computed stably: 1/(1 + "
-                           "e^−x) for x ≥ 0 and e^x/(1 + e^x) for x < 0",
-                "shapes": "m×n → m×n", "vjp": "dA = G ⊙ (Y − Y ⊙ Y)"},
-    "softplus": {"formula": "Y = ln(1 + e^A) element-wise, computed as max(x, 0) + "
-                            "log1p(e^−|x|)",
-                 "shapes": "m×n → m×n", "vjp": "dA = G ⊙ σ(A)"},
-    "sin": {"formula": "Y = sin A element-wise (radians)", "shapes": "m×n → m×n",
-            "vjp": "dA = G ⊙ cos(A)"},
-    "cos": {"formula": "Y = cos A element-wise (radians)", "shapes": "m×n → m×n",
-            "vjp": "dA = −(G ⊙ sin(A))"},
-    "step": {"formula": "Y = 1 where A > 0, else 0 (step(+0) = step(−0) = +0)",
-             "shapes": "m×n → m×n", "kinks": "the derivative is taken as 0 everywhere",
-             "vjp": "dA = 0·G (so −0 where G < 0)"},
-    "relu": {"formula": "Y = A where A > 0, else 0·A (a zero carrying A's sign: relu(−3) = −0, "
-                        "relu(−0) = −0, relu(+0) = +0)",
-             "shapes": "m×n → m×n", "kinks": "relu′(0) = 0 (step(0) = 0)",
-             "vjp": "dA = G ⊙ step(A)"},
-    "leaky_relu": {"formula": "Y = A where A > 0, slope·A elsewhere; computed as relu(A) − "
-                              "slope·relu(−A)",
-                   "shapes": "m×n → m×n", "params": {"slope": "real slope for A ≤ 0"},
+                   "vjp": "an m×n matrix"},
+    "sum": {"shapes": "m×n → 1×1"},
+    "sum_rows": {"shapes": "m×n → 1×n", "formula": "the sum of the rows; a 1×n input is "
+                                                   "returned unchanged",
+                 "vjp": "dA[i,j] = g[1,j]"},
+    "sum_cols": {"shapes": "m×n → m×1", "formula": "the sum of the columns; an m×1 input is "
+                                                   "returned unchanged",
+                 "vjp": "dA[i,j] = g[i,1]"},
+    "mean": {"shapes": "m×n → 1×1", "formula": "the sum as for sum, then one division",
+             "vjp": "computed as c·g with c the double nearest 1/(mn)"},
+    "exp": {"shapes": "m×n → m×n", "formula": "element-wise"},
+    "log": {"shapes": "m×n → m×n", "formula": "natural logarithm, element-wise; A > 0"},
+    "sqrt": {"shapes": "m×n → m×n",
+             "formula": "element-wise, correctly rounded; A ≥ 0, and A > 0 for the VJP"},
+    "pow": {"shapes": "m×n → m×n",
+            "formula": "element-wise for a real constant p; A < 0 needs an integer p, A = 0 "
+                       "needs p ≥ 0",
+            "params": {"p": "real exponent (the double given)"},
+            "vjp": "p = 0: 0·g; p = 1: g"},
+    "square": {"shapes": "m×n → m×n", "formula": "A ⊙ A"},
+    "tanh": {"shapes": "m×n → m×n", "formula": "element-wise"},
+    "sigmoid": {"shapes": "m×n → m×n",
+                "formula": "element-wise, computed stably: 1/(1 + e^−x) for x ≥ 0 and "
+                           "e^x/(1 + e^x) for x < 0"},
+    "softplus": {"shapes": "m×n → m×n",
+                 "formula": "natural logarithm, element-wise, computed as max(x, 0) + "
+                            "log1p(e^−|x|)"},
+    "sin": {"shapes": "m×n → m×n", "formula": "element-wise, radians"},
+    "cos": {"shapes": "m×n → m×n", "formula": "element-wise, radians"},
+    "step": {"shapes": "m×n → m×n", "formula": "step(+0) = step(−0) = 0",
+             "kinks": "the derivative is taken as 0 everywhere"},
+    "relu": {"shapes": "m×n → m×n", "kinks": "relu′(0) = 0 (step(0) = 0)"},
+    "leaky_relu": {"shapes": "m×n → m×n", "params": {"slope": "real slope for A ≤ 0"},
+                   "formula": "computed as relu(A) − slope·relu(−A)",
                    "kinks": "the derivative at 0 is slope",
-                   "vjp": "dA = slope·G + (1 − slope)·(G ⊙ step(A)), with 1 − slope rounded "
-                          "to a double"},
-    "clip": {"formula": "Y = min(max(A, lo), hi) element-wise; lo ≤ hi (lo = hi allowed); "
-                        "max and min return A itself on a tie (clip(−0, 0, 1) = −0)",
-             "shapes": "m×n → m×n",
+                   "vjp": "1 − slope rounded to a double"},
+    "clip": {"shapes": "m×n → m×n", "formula": "element-wise; lo ≤ hi (lo = hi allowed)",
              "params": {"lo": "real lower bound", "hi": "real upper bound (≥ lo)"},
              "kinks": "the derivative is 1 strictly inside (lo, hi) and 0 elsewhere, at lo "
-                      "and hi included",
-             "vjp": "dA = G ⊙ (step(A + (−lo)) ⊙ step(−(A + (−hi))))"},
-    "softmax_rows": {"formula": "Y[i,j] = e^A[i,j] / Σ_k e^A[i,k], each row on its own; "
-                                "computed with the row maximum M subtracted first: "
-                                "e^(A[i,j]−M) / Σ_k e^(A[i,k]−M)",
-                     "shapes": "m×n → m×n",
-                     "vjp": "dA = G ⊙ Y − Y ⊙ broadcast(sum_cols(G ⊙ Y))"},
-    "log_softmax_rows": {"formula": "Y[i,j] = A[i,j] − ln Σ_k e^A[i,k], each row on its own; "
-                                    "computed as (A[i,j] − M) − ln Σ_k e^(A[i,k]−M) with M "
-                                    "the row maximum",
-                         "shapes": "m×n → m×n",
-                         "vjp": "dA = G − e^Y ⊙ broadcast(sum_cols(G))"},
+                      "and hi included"},
+    "softmax_rows": {"shapes": "m×n → m×n",
+                     "formula": "computed with the row maximum M subtracted first: "
+                                "e^(A[i,j]−M) / Σ_k e^(A[i,k]−M)"},
+    "log_softmax_rows": {"shapes": "m×n → m×n",
+                         "formula": "computed as (A[i,j] − M) − log Σ_k e^(A[i,k]−M) with M "
+                                    "the row maximum"},
 }
+
+_INDEXING = "entries are 1-based [row, column]; matrices are stored row-major"
+
+
+def _with_note(text: str, note: str | None) -> str:
+    return text if note is None else f"{text}; {note}"
+
+
+def definition(spec: OpSpec) -> dict[str, Any]:
+    """What ``spec`` means, as its vector file states it: the registry's formula and VJP
+    rule (``y`` the output, ``g`` its cotangent, ``dA``/``dB`` the inputs' cotangents) with
+    the vector-specific notes, shapes, parameters, kinks and zero-sign convention."""
+    extra = _EXTRAS[spec.name]
+    formula = spec.formula if spec.formula.startswith("y") else f"y = {spec.formula}"
+    names = ("dA", "dB")[: spec.arity]
+    lhs = names[0] if spec.arity == 1 else f"({', '.join(names)})"
+    return {
+        "formula": _with_note(formula, extra.get("formula")),
+        "shapes": extra["shapes"],
+        "params": extra.get("params", {}),
+        "kinks": extra.get("kinks", "none: the op is smooth where defined"),
+        "vjp": _with_note(f"{lhs} = {spec.rule}", extra.get("vjp")),
+        "indexing": _INDEXING,
+    }
+
 
 #: Parameter value classes beyond those each op is proven on (``spec.cases``): negative,
 #: fractional, large exponents; constants that need rounding; equal and unusual bounds.
@@ -257,10 +234,7 @@ def _tolerance(x: Any) -> float:
 
 
 def _is_integer_kind(op: str, name: str) -> bool:
-    declared = getattr(registry[op], "int_params", None)  # OpSpec.int_params, where present
-    if declared is not None and declared:
-        return name in declared
-    return (op, name) in INTEGER_PARAMS
+    return registry[op].param_kind(name) == "int"
 
 
 def _as_received(op: str, names: tuple[str, ...], params: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -456,7 +430,6 @@ def op_vectors(spec: OpSpec, *, seed: int = 0, cases: int = 4) -> dict[str, Any]
             shapes, params = rng.choice(rng.choice(classes))
         docs.append(_designed_case(spec, shapes, params, rng, i))
     b = spec.bound
-    d = DEFINITIONS[spec.name]
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -466,14 +439,8 @@ def op_vectors(spec: OpSpec, *, seed: int = 0, cases: int = 4) -> dict[str, Any]
         "param_kinds": ["integer" if _is_integer_kind(spec.name, n) else "real"
                         for n in spec.params],
         "scalar_first": spec.scalar_first,
-        "definition": {
-            "formula": d["formula"],
-            "shapes": d["shapes"],
-            "params": d.get("params", {}),
-            "kinks": d.get("kinks", "none: the op is smooth where defined"),
-            "vjp": d["vjp"],
-            "indexing": "entries are 1-based [row, column]; matrices are stored row-major",
-        },
+        "definition": definition(spec),
+        "zero_sign": zero_sign(spec),
         "bound": {"ulps": b.ulps, "reduction": b.reduction, "vjp_ulps": b.vjp_ulps},
         "policy": POLICY,
         "digits": ex.DPS,

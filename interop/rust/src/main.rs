@@ -6,7 +6,9 @@
 //! DIR is what `refnn vectors export DIR` wrote. Every op of every `<op>.json` is computed
 //! here (forward and VJP, the VJP from this program's own forward output) and compared with
 //! the expected values within the per-entry tolerances; every `traces/<name>.json` is
-//! trained here step by step. Closing lines: `ops: N passed, N failed, N skipped` and
+//! trained here step by step. Under `--signed-zero strict` (the default) the sign of a zero
+//! is judged only in the output of a file marked `"zero_sign": "ieee"`, as `refnn conform`
+//! judges it; never in VJPs or traces. Closing lines: `ops: N passed, N failed, N skipped` and
 //! `traces: N passed, N failed`. Exit status 0 when all pass, 1 on a failure, 2 on bad usage
 //! or an unreadable file.
 
@@ -685,7 +687,9 @@ thread_local! {
     static WORST: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
 }
 
-fn mismatch(pol: &Policy, got: f64, want: f64, tol: f64) -> Option<String> {
+/// The first mismatch between got and expected, or None. `signs`: whether the sign of a zero
+/// is judged (the output of a `"zero_sign": "ieee"` file, under strict).
+fn mismatch(pol: &Policy, got: f64, want: f64, tol: f64, signs: bool) -> Option<String> {
     let g = pol.flush(got);
     if tol > 0.0 && g.is_finite() {
         WORST.with(|w| w.set(w.get().max((g - want).abs() / tol)));
@@ -697,19 +701,19 @@ fn mismatch(pol: &Policy, got: f64, want: f64, tol: f64) -> Option<String> {
     if !(err <= tol) {
         return Some(format!("got {:e}, expected {:e}, |error| {:e} > tolerance {:e}", g, want, err, tol));
     }
-    if pol.signed_zero == SignedZero::Strict && g == 0.0 && want == 0.0 && sign(g) != sign(want) {
+    if signs && pol.signed_zero == SignedZero::Strict && g == 0.0 && want == 0.0 && sign(g) != sign(want) {
         return Some(format!("signed zero: got {}0, expected {}0", sign(g), sign(want)));
     }
     None
 }
 
-fn compare(pol: &Policy, got: &Mat, want: &Mat, tol: &Mat, label: &str, fails: &mut Vec<String>) {
+fn compare(pol: &Policy, got: &Mat, want: &Mat, tol: &Mat, label: &str, fails: &mut Vec<String>, signs: bool) {
     if got.r != want.r || got.c != want.c {
         fails.push(format!("{}: shape {}×{}, expected {}×{}", label, got.r, got.c, want.r, want.c));
         return;
     }
     for k in 0..got.d.len() {
-        if let Some(m) = mismatch(pol, got.d[k], want.d[k], tol.d[k]) {
+        if let Some(m) = mismatch(pol, got.d[k], want.d[k], tol.d[k], signs) {
             fails.push(format!("{} entry [{}, {}]: {}", label, k / got.c + 1, k % got.c + 1, m));
         }
     }
@@ -730,6 +734,11 @@ fn check_op_file(path: &Path, pol: &Policy) -> R<OpResult> {
         return Err("unsupported format or version".into());
     }
     let op = doc.get("op")?.str()?.to_string();
+    let signs = match doc.get("zero_sign")?.str()? {
+        "ieee" => true,
+        "unspecified" => false,
+        other => return Err(format!("zero_sign is {}, expected ieee or unspecified", other)),
+    };
     let cases = doc.get("cases")?.arr()?;
     let mut res = OpResult { op: op.clone(), cases: cases.len(), entries: 0, policy_skipped: 0, fails: vec![] };
     for (n, c) in cases.iter().enumerate() {
@@ -761,7 +770,7 @@ fn check_op_file(path: &Path, pol: &Policy) -> R<OpResult> {
             }
         };
         res.entries += y.d.len();
-        compare(pol, &y, &want, &tol, &format!("{} output", label), &mut res.fails);
+        compare(pol, &y, &want, &tol, &format!("{} output", label), &mut res.fails, signs);
         let cts = match vjp(&op, &g, &y, &xs, &ps) {
             Ok(v) => v,
             Err(e) => {
@@ -775,7 +784,7 @@ fn check_op_file(path: &Path, pol: &Policy) -> R<OpResult> {
             res.entries += ct.d.len();
             let w = read_matrix(&wv[k], &label, Some(pol))?;
             let t = read_matrix(&tv[k], &label, None)?;
-            compare(pol, ct, &w, &t, &format!("{} vjp of input {}", label, k + 1), &mut res.fails);
+            compare(pol, ct, &w, &t, &format!("{} vjp of input {}", label, k + 1), &mut res.fails, false);
         }
     }
     Ok(res)
@@ -964,7 +973,7 @@ fn check_trace(path: &Path, pol: &Policy) -> R<TraceResult> {
         res.numbers += 1;
         let want = read_number(s.get("loss")?, "loss")?;
         let tol = read_number(s.get("loss_tolerance")?, "loss tolerance")?;
-        if let Some(m) = mismatch(pol, loss, want, tol) {
+        if let Some(m) = mismatch(pol, loss, want, tol, false) {
             res.fails.push(format!("step {} loss: {}", k, m));
         }
         for e in s.get("grads")?.arr()? {
@@ -973,14 +982,14 @@ fn check_trace(path: &Path, pol: &Policy) -> R<TraceResult> {
             let t = read_matrix(e.get("tolerance")?, n, None)?;
             res.numbers += w.d.len();
             let got = grads.get(n).ok_or(format!("no gradient for {}", n))?;
-            compare(pol, got, &w, &t, &format!("step {} gradient of {}", k, n), &mut res.fails);
+            compare(pol, got, &w, &t, &format!("step {} gradient of {}", k, n), &mut res.fails, false);
         }
         for e in s.get("params_after")?.arr()? {
             let n = e.get("name")?.str()?;
             let w = read_matrix(e.get("value")?, n, Some(pol))?;
             let t = read_matrix(e.get("tolerance")?, n, None)?;
             res.numbers += w.d.len();
-            compare(pol, &p[n], &w, &t, &format!("step {} {} after the update", k, n), &mut res.fails);
+            compare(pol, &p[n], &w, &t, &format!("step {} {} after the update", k, n), &mut res.fails, false);
         }
     }
     res.worst = WORST.with(|w| w.get());
