@@ -378,3 +378,11 @@ def test_the_custom_backend_example_finds_numpys_signed_zero_and_passes_declared
     assert declared.returncode == 0, declared.stdout
     assert "33 passed, 0 failed (1 known deviation)" in declared.stdout
     assert declared.stderr == ""
+
+
+def test_conform_speed_benchmark_runs_and_states_the_load() -> None:
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "conform_speed.py"),
+                        "--repeat", "1", "--backends", "numpy"],
+                       capture_output=True, text=True, timeout=300, check=False)
+    assert r.returncode == 0, r.stderr
+    assert "numpy" in r.stdout and "(exit 0)" in r.stdout and "load average" in r.stdout
