@@ -54,7 +54,9 @@ def _pushed(exact: list[Any], allow: list[Any], factor: float) -> list[float]:
     return out
 
 
-def _off_forward(spec: OpSpec, factor: float) -> Callable[..., NumpyMatrix]:
+def _moved_forward(spec: OpSpec, move: Callable[[list[Any], list[Any]], list[float]]
+                   ) -> Callable[..., NumpyMatrix]:
+    """A forward kernel returning ``move(exact values, allowances)``."""
     def kernel(*args: Any) -> NumpyMatrix:
         xs = tuple(_to_matrix(a) for a in args[: spec.arity])
         params = args[spec.arity:]
@@ -62,11 +64,15 @@ def _off_forward(spec: OpSpec, factor: float) -> Callable[..., NumpyMatrix]:
             xs_mp = tuple(ex.to_mp(x) for x in xs)
             y = ex.exact_forward(spec, xs_mp, params)
             _, allow = ex.forward_scale_and_allowance(spec, xs_mp, y, params)
-            vals = _pushed(list(y.data), allow, factor)
+            vals = move(list(y.data), allow)
         m, n = y.shape
         return NumpyMatrix([vals[i * n:(i + 1) * n] for i in range(m)])
 
     return kernel
+
+
+def _off_forward(spec: OpSpec, factor: float) -> Callable[..., NumpyMatrix]:
+    return _moved_forward(spec, lambda exact, allow: _pushed(exact, allow, factor))
 
 
 def _off_vjp(spec: OpSpec, factor: float) -> Callable[..., tuple[NumpyMatrix, ...]]:
@@ -120,18 +126,10 @@ def test_within_the_bound_passes(op: str) -> None:
     # ops whose allowance is at least 2 ulp wide are taken)
     spec = registry[op]
 
-    def within(*args: Any) -> NumpyMatrix:
-        xs = tuple(_to_matrix(a) for a in args[: spec.arity])
-        params = args[spec.arity:]
-        with ex.precise():
-            xs_mp = tuple(ex.to_mp(x) for x in xs)
-            y = ex.exact_forward(spec, xs_mp, params)
-            _, allow = ex.forward_scale_and_allowance(spec, xs_mp, y, params)
-            vals = [ex.round_float(v + a * ex.mpmath.mpf("0.5")) for v, a in
-                    zip(y.data, allow, strict=True)]
-        m, n = y.shape
-        return NumpyMatrix([vals[i * n:(i + 1) * n] for i in range(m)])
+    def half(exact: list[Any], allow: list[Any]) -> list[float]:
+        return [ex.round_float(v + a / 2) for v, a in zip(exact, allow, strict=True)]
 
+    within = _moved_forward(spec, half)
     backend = NumpyBackend(name=f"within-{op}", kernels={**KERNELS, op: within})
     if spec.bound.ulps < 2:
         pytest.fail("choose ops whose allowance is at least 2 ulp wide")

@@ -145,6 +145,15 @@ def test_special_value_class_covers_every_op_and_catches_a_bad_limit() -> None:
 
 
 # ---------------------------------------------------------------------- known deviations
+def _write_sloppy_module(folder: Path) -> None:
+    """``sloppy_backend.py``: NumPy with a tanh about 6 ulp off, as a user's adapter file."""
+    (folder / "sloppy_backend.py").write_text(
+        "import numpy as np\n"
+        "from refnn.backends.numpy import KERNELS, NumpyBackend, NumpyMatrix\n"
+        "backend = NumpyBackend(name='sloppy', kernels={**KERNELS, 'tanh': lambda A: "
+        "NumpyMatrix(np.tanh(A.array) * (1 + 6 * 2**-53))})\n")
+
+
 def _sloppy_tanh() -> NumpyBackend:  # about 6 ulp off everywhere
     return NumpyBackend(name="sloppy", kernels={
         **KERNELS, "tanh": lambda A: NumpyMatrix(np.tanh(A.array) * (1 + 6 * 2**-53))})
@@ -213,11 +222,7 @@ def test_the_same_seed_draws_the_same_examples_whatever_else_runs() -> None:
 
 
 def test_cli_and_plugin_draw_the_same_examples(tmp_path: Path) -> None:
-    (tmp_path / "sloppy_backend.py").write_text(
-        "import numpy as np\n"
-        "from refnn.backends.numpy import KERNELS, NumpyBackend, NumpyMatrix\n"
-        "backend = NumpyBackend(name='sloppy', kernels={**KERNELS, 'tanh': lambda A: "
-        "NumpyMatrix(np.tanh(A.array) * (1 + 6 * 2**-53))})\n")
+    _write_sloppy_module(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     cli = subprocess.run([sys.executable, "-m", "refnn.conformance", "conform",
                           "sloppy_backend:backend", "--ops", "tanh", "--examples", "6",
@@ -293,11 +298,7 @@ def test_the_plugin_is_inert_until_used() -> None:
 
 
 def test_plugin_expect_becomes_a_strict_xfail(tmp_path: Path) -> None:
-    (tmp_path / "sloppy_backend.py").write_text(
-        "import numpy as np\n"
-        "from refnn.backends.numpy import KERNELS, NumpyBackend, NumpyMatrix\n"
-        "backend = NumpyBackend(name='sloppy', kernels={**KERNELS, 'tanh': lambda A: "
-        "NumpyMatrix(np.tanh(A.array) * (1 + 6 * 2**-53))})\n")
+    _write_sloppy_module(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     base = [sys.executable, "-m", "pytest", "-q", "-rxX", "-p", "no:cacheprovider",
             *_plugin(), "--refnn-backend=sloppy_backend:backend",
