@@ -466,7 +466,10 @@ class _Checker:
         """Compare every entry of ``got`` with ``exact``; record into ``part``."""
         slack = mpmath.mpf(SMALLEST_NORMAL) * sum(len(x) for x in e.inputs) \
             if self.policy.flushes else mpmath.mpf(0)
-        tiny_inputs = any(is_subnormal(x) for inp in e.inputs for x in inp)
+        # a subnormal input involves an entry when the op is element-wise (the entry's own
+        # inputs), otherwise when it is anywhere among the inputs
+        elementwise = all(s == got.shape for s in e.shapes)
+        tiny_any = any(is_subnormal(x) for inp in e.inputs for x in inp)
         n = got.shape[1]
         expected = [ex.round_float(v) for v in exact.data]
         if ref_signs is not None:
@@ -477,8 +480,9 @@ class _Checker:
                                                 strict=True)):
             g = flush(float(gv)) if self.policy.flushes else float(gv)
             part.entries += 1
-            m = self._measure(g, ev, s, a + slack, expected[k], tiny_inputs,
-                              ref_signs is not None)
+            tiny = (any(is_subnormal(inp[k]) for inp in e.inputs) if elementwise and
+                    argument is None else tiny_any)
+            m = self._measure(g, ev, s, a + slack, expected[k], tiny, ref_signs is not None)
             m.allowed = float(a + slack)
             self._record(part, e, m, (k // n + 1, k % n + 1), exp_rows, got, argument,
                          cotangent)
