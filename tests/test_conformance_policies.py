@@ -387,3 +387,12 @@ def test_conform_speed_benchmark_runs_and_states_the_load() -> None:
                        capture_output=True, text=True, timeout=300, check=False)
     assert r.returncode == 0, r.stderr
     assert "numpy" in r.stdout and "(exit 0)" in r.stdout and "load average" in r.stdout
+
+
+def test_a_failing_adapter_factory_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "factory.py").write_text(
+        "class Backend:\n    def __init__(self):\n        raise RuntimeError('no device')\n")
+    r = subprocess.run([sys.executable, "-m", "refnn.conformance", "conform", "factory:Backend"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "factory:Backend" in r.stderr and "RuntimeError: no device" in r.stderr

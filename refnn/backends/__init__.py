@@ -197,4 +197,7 @@ def load(spec: str | Any) -> Any:
             raise TypeError(
                 f"{spec!r} is not a refnn backend nor a zero-argument factory of one: {err}"
             ) from None
+        except Exception as err:  # the adapter's own failure: one line, not a traceback
+            raise BackendLoadError(
+                f"the backend factory {spec!r} raised {type(err).__name__}: {err}") from err
     return register(obj)
