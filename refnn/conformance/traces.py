@@ -254,12 +254,8 @@ def _out(v: Matrix[Any], m: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     return _matrix(v.shape, vals), _matrix(v.shape, [_tol(e) for e in m.err.data])
 
 
-@functools.cache
-def _compute(name: str) -> str:
-    d = _definitions()[name]
-    model = build_model(d.layers)
-    init_model = nn.siren(2, 6, 1, 1, 30.0) if d.name == "siren_adam" else model
-    params = init_model.init(random.Random(d.seed))
+def _steps(d: Any, model: Any, params: Any) -> list[dict[str, Any]]:
+    """Every step of a trace at high precision, each number with its tolerance."""
     opt = _optimizer(d.optimizer)
     loss = _loss_fn(d.loss)
     vg = nn.value_and_grad(lambda p, x, y: loss(model.apply(p, x), y))
@@ -291,6 +287,10 @@ def _compute(name: str) -> str:
                 "grads": grads,
                 "params_after": after,
             })
+    return steps
+
+
+def _layers_doc(d: Any) -> list[dict[str, Any]]:
     layers: list[dict[str, Any]] = []
     for layer in d.layers:
         entry: dict[str, Any] = {"kind": layer["kind"]}
@@ -302,6 +302,17 @@ def _compute(name: str) -> str:
             entry["weight"], entry["bias"] = f"W{n}", f"b{n}"
         entry["meaning"] = _LAYER_MEANING[layer["kind"]]
         layers.append(entry)
+    return layers
+
+
+@functools.cache
+def _compute(name: str) -> str:
+    d = _definitions()[name]
+    model = build_model(d.layers)
+    init_model = nn.siren(2, 6, 1, 1, 30.0) if d.name == "siren_adam" else model
+    params = init_model.init(random.Random(d.seed))
+    steps = _steps(d, model, params)
+    layers = _layers_doc(d)
     optimizer: dict[str, Any] = {"kind": d.optimizer["kind"]}
     optimizer.update({k: _num(float(v)) for k, v in d.optimizer.items() if k != "kind"})
     optimizer["rule"] = _OPT_MEANING[d.optimizer["kind"]]
