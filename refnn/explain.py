@@ -209,13 +209,12 @@ class Explanation:
         return _dot(self)
 
 
-def record(
-    f: Callable[..., Any], *args: Any, argnums: int | Sequence[int] | None = None
-) -> Explanation:
-    """Run ``f(*args)`` on the explain tape and its backward pass; ``f`` returns a 1×1
-    matrix (a loss). Each argument is a matrix or a pytree of matrices; those named by
-    ``argnums`` (default: all) are differentiated, the others are constants (data)."""
-    tape = _Tape()
+def _wrap_arguments(
+    f: Callable[..., Any], args: tuple[Any, ...], argnums: int | Sequence[int] | None,
+    tape: _Tape,
+) -> tuple[list[Node], list[Any], list[Any]]:
+    """The arguments as recorded values: (input nodes, wrapped arguments, the trees of the
+    differentiated ones with their nodes)."""
     inputs: list[Node] = []
     wrapped: list[Any] = []
     trees = []
@@ -249,6 +248,17 @@ def record(
                 treedef, [_Recorded(x, tape, nd) for x, nd in zip(leaves, nodes, strict=True)]
             )
         )
+    return inputs, wrapped, trees
+
+
+def record(
+    f: Callable[..., Any], *args: Any, argnums: int | Sequence[int] | None = None
+) -> Explanation:
+    """Run ``f(*args)`` on the explain tape and its backward pass; ``f`` returns a 1×1
+    matrix (a loss). Each argument is a matrix or a pytree of matrices; those named by
+    ``argnums`` (default: all) are differentiated, the others are constants (data)."""
+    tape = _Tape()
+    inputs, wrapped, trees = _wrap_arguments(f, args, argnums, tape)
     out = f(*wrapped)
     if not isinstance(out, _Recorded) or out._node.spec is None:
         raise ValueError("f's result does not depend on its arguments: nothing to explain")
