@@ -32,6 +32,7 @@ import jax
 jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call,unused-ignore]
 
 import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
 
 from refnn.matrix import Matrix  # noqa: E402
 from refnn.ops.operators import OpsOperators  # noqa: E402
@@ -163,7 +164,8 @@ class JaxBackend:
     def from_matrix(self, A: Matrix[Any]) -> JaxMatrix:
         """A reference matrix as a float64 :class:`JaxMatrix` on this backend's device."""
         m, n = A.shape
-        data = jnp.asarray([float(x) for x in A.data], dtype=_F64).reshape(m, n)
+        # built on the host with NumPy: a jnp reshape would compile an XLA program per shape
+        data = np.asarray([float(x) for x in A.data], dtype=np.float64).reshape(m, n)
         return JaxMatrix._wrap(jax.device_put(data, self.device))
 
     def to_matrix(self, a: Any) -> Matrix[float]:
@@ -171,7 +173,7 @@ class JaxBackend:
         if not isinstance(a, JaxMatrix):
             raise TypeError(f"expected a JaxMatrix, got {type(a).__name__}")
         m, n = a.shape
-        return Matrix.from_flat(m, n, [float(x) for x in a._a.reshape(-1).tolist()])
+        return Matrix.from_flat(m, n, np.asarray(a._a, dtype=np.float64).ravel().tolist())
 
     def __repr__(self) -> str:
         return f"<refnn backend {self.name}>"
