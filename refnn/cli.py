@@ -86,6 +86,11 @@ def _reconstruct_parser(sub: Any) -> None:
     _run_options(p, d)
     p.set_defaults(func=_run_reconstruct)
 
+    def one_line_usage_error(message: str) -> None:  # argparse prints usage + error: 2 lines
+        p.exit(2, f"refnn: error: {_one_line(message)} (see refnn reconstruct --help)\n")
+
+    p.error = one_line_usage_error
+
 
 def _model_options(p: Any, d: Any) -> None:
     from refnn.reconstruct import MODELS

@@ -442,8 +442,8 @@ class RunState:
         moments = []
         for key in ("m", "v"):
             moment = decode_tree(adam[key])
-            if not isinstance(moment, tuple) or [x.shape for x in moment] != [
-                    x.shape for x in leaves] or not all(isinstance(x, Matrix) for x in moment):
+            if not (isinstance(moment, tuple) and all(isinstance(x, Matrix) for x in moment)
+                    and [x.shape for x in moment] == [x.shape for x in leaves]):
                 raise _corrupt(f"'adam.{key}' must hold one matrix per parameter matrix, of "
                                f"the same shapes ({len(leaves)} of them)")
             moments.append(moment)
@@ -968,8 +968,8 @@ def _check_out(out: Path, *, resume: bool, force: bool) -> None:
     except OSError as exc:
         raise OSError(f"cannot read the output folder {out}: {exc.strerror or exc}") from None
     ours = {n for n in entries if n in OUTPUT_FILES or _is_temporary(n)}
-    if resume or force or not entries:
-        return
+    if resume or force or all(_is_temporary(n) for n in entries):
+        return  # (only temporaries: left by a killed run, removed once the lock is held)
     if "checkpoint.json" in entries and _is_checkpoint(out / "checkpoint.json"):
         if "metrics.json" in entries:
             raise ConfigError(f"--out {out} holds a finished run: choose another folder, or "
@@ -983,7 +983,8 @@ def _check_out(out: Path, *, resume: bool, force: bool) -> None:
 
 
 def _is_temporary(name: str) -> bool:
-    return name.startswith(".") and name.endswith(".tmp")
+    """A temporary of one of the run's files (``.params.json.k2x9.tmp``)."""
+    return name.endswith(".tmp") and any(name.startswith(f".{o}.") for o in OUTPUT_FILES)
 
 
 def _is_checkpoint(path: Path) -> bool:
@@ -1086,7 +1087,7 @@ class Plan:
         """Train and write into :attr:`out` (see :func:`reconstruct`). The folder is
         locked while the run lasts; a folder this call created and left empty is removed."""
         out, cfg = self.out, self.config
-        created = not out.exists()
+        created = [p for p in (out, *out.parents) if not p.exists()]  # innermost first
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -1109,17 +1110,19 @@ class Plan:
                 write_set(out, _outputs(cfg, self.data.image, recon, run, metrics),
                           last="metrics.json")
         except BaseException:
-            if created:
-                _remove_if_empty(out)
+            for folder in created:  # what this call created and left empty
+                if not _remove_if_empty(folder):
+                    break
             raise
         return ReconstructResult(metrics, out, recon)
 
 
-def _remove_if_empty(folder: Path) -> None:
+def _remove_if_empty(folder: Path) -> bool:
     try:
         folder.rmdir()
     except OSError:
-        pass
+        return False
+    return True
 
 
 def prepare(
