@@ -223,9 +223,8 @@ def _reconstruct_command(args: argparse.Namespace,
         cfg = reconstruct_config(args)
         plan = prepare(cfg, args.out, resume=args.resume, force=args.force)
         say = _Say(args.quiet)
-        say(f"{plan.config.image or 'camera'}: {plan.size_change} pixels, {plan.config.model} "
-            f"model, {plan.config.steps} steps on the {plan.config.backend} backend, into "
-            f"{plan.out}")
+        for line in plan.notes():
+            say(_one_line(line))
         bar, progress = _progress_bar(plan.config.steps, args.quiet)
         say.bar = bar
         result = plan.run(progress, None if args.quiet else say)

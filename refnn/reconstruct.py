@@ -1082,6 +1082,18 @@ class Plan:
     conv: _Converters
     fresh: RunState
 
+    def notes(self) -> list[str]:
+        """What a user should know before the run starts: the image's size change, the
+        model, the step budget and the folder; and whether the model suits the image."""
+        cfg = self.config
+        lines = [f"{cfg.image or 'camera'}: {self.size_change} pixels, {cfg.model} model, "
+                 f"{cfg.steps} steps on the {cfg.backend} backend, into {self.out}"]
+        binary = all(v in (0.0, 1.0) for v in self.data.targets.data)
+        if cfg.model == "article" and not binary:
+            lines.append("note: the article's network suits black-and-white images such as "
+                         "the spiral; for this one --model siren is the better choice")
+        return lines
+
     def run(self, progress: Callable[[int, float, float], None] | None = None,
             notify: Callable[[str], None] | None = None) -> ReconstructResult:
         """Train and write into :attr:`out` (see :func:`reconstruct`). The folder is

@@ -539,3 +539,62 @@ def test_the_image_given_twice_differently_is_refused(
     assert code == 2 and "give the image once" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
     assert cli.reconstruct_config(_parse("spiral", "--image", "spiral")).image == "spiral"
+
+
+# ----------------------------------------------------------------- the learner's traps
+# (issue 15, item 7; never replacing a run and a missing numpy are in test_faults.py)
+def _photo(path: Path, w: int = 40, h: int = 30) -> Path:
+    from PIL import Image as PILImage
+
+    PILImage.new("RGB", (w, h), (200, 30, 30)).save(path)
+    return path
+
+
+def test_the_command_says_the_size_change_and_the_estimated_time(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import refnn.reconstruct as rec
+
+    pic = _photo(tmp_path / "pic.png")
+    args = ["reconstruct", str(pic), "--width", "4", "--depth", "1", "--steps", "5"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    assert "40×30 → 32×24" in out  # the longer side becomes the default 32
+    assert "for the 2 remaining steps" in out and "from 3 timed steps" in out
+    assert "--backend numpy" not in out  # a short run needs no advice
+    monkeypatch.setattr(rec, "SLOW_SECONDS", 0.0)  # every run is "long" now
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    assert "--backend numpy" in capsys.readouterr().out
+    assert main([*args, "--out", str(tmp_path / "c"), "--quiet"]) == 0
+    assert "→" not in capsys.readouterr().out  # --quiet: the summary only
+
+
+def test_the_article_model_on_a_photograph_is_advised_against(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from refnn.reconstruct import prepare
+
+    plan = prepare(ReconstructConfig(image=str(_photo(tmp_path / "p.png", 8, 6)),
+                                     model="article", steps=1), tmp_path / "o")
+    assert any("black-and-white" in n and "siren" in n for n in plan.notes())
+    spiral = prepare(ReconstructConfig(image="spiral", model="article", steps=1),
+                     tmp_path / "s")
+    assert len(spiral.notes()) == 1  # the spiral is what it is for
+    assert not (tmp_path / "o").exists()  # prepare writes nothing
+
+
+def test_help_says_which_model_suits_which_image(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["reconstruct", "--help"])
+    text = "".join(capsys.readouterr().out.split())  # argparse wraps lines, also at "-"
+    for name, spec in MODELS.items():
+        assert f"{name}:" in text and "".join(spec.suits.split()) in text
+    assert "black-and-whiteimagessuchasthespiral" in text
+    assert "photographs" in text and "--force" in text
+
+
+def test_bad_input_draws_no_progress_bar(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    for bad in (["missing.png"], ["--out", ""], ["--backend", "nosuchmod:X"]):
+        assert main(["reconstruct", *bad, "--steps", "3"]) == 2  # not --quiet
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and "%|" not in err and "step/s" not in err, err
