@@ -199,6 +199,13 @@ def _decode(node: Any, where: str) -> Any:
     raise _fail(where, f"unknown node type {kind!r}")
 
 
+def _decode_all(node: Any) -> Any:
+    try:
+        return _decode(node, "params")
+    except RecursionError:  # nesting the JSON parser accepted, deeper than the stack
+        raise ParamsFormatError("params: nested too deeply to decode") from None
+
+
 def _check_like(got: Any, want: Any, where: str) -> None:
     if want is None or got is None:
         if want is not got:
@@ -265,7 +272,7 @@ def load_params(path: str | os.PathLike[str], like: Any = None) -> Any:
         )
     if "params" not in doc:
         raise ParamsFormatError(f"{os.fspath(path)}: no 'params' entry")
-    params = _decode(doc["params"], "params")
+    params = _decode_all(doc["params"])
     if like is not None:
         _check_like(params, like, "params")
     return params
@@ -300,7 +307,7 @@ def encode_tree(tree: Any) -> dict[str, Any]:
 def decode_tree(node: Any, like: Any = None) -> Any:
     """Inverse of :func:`encode_tree` (floats bit-exact); with ``like``, structure and shapes
     must match it. Problems raise :class:`ParamsFormatError`."""
-    tree = _decode(node, "params")
+    tree = _decode_all(node)
     if like is not None:
         _check_like(tree, like, "params")
     return tree
