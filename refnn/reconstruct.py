@@ -950,10 +950,11 @@ def default_out(image: str | None, model: str, seed: int, *, resume: bool = Fals
     raise ConfigError(f"{base} and 9998 more run folders exist: choose --out")
 
 
-def _check_out(out: Path, *, resume: bool, force: bool) -> None:
-    """Refuse to write where a run would destroy something: a file, a finished or
-    interrupted run (without ``force``; ``resume`` continues one), a folder that is not
-    empty and not a refnn run (without ``force``)."""
+def _check_out(out: Path, *, resume: bool, force: bool, locked: bool = False) -> None:
+    """Refuse to write where a run would destroy something: a folder another run is using
+    (its lock is held; ``locked``: we hold it ourselves), a file, a finished or interrupted
+    run (without ``force``; ``resume`` continues one), a folder that is not empty and not a
+    refnn run (without ``force``)."""
     if out == Path("."):
         raise ConfigError("--out . would write into the current folder: name a folder for "
                           "the run")
@@ -963,6 +964,9 @@ def _check_out(out: Path, *, resume: bool, force: bool) -> None:
         return
     if not out.is_dir():
         raise ConfigError(f"--out {out} is not a folder")
+    if not locked:
+        with FolderLock(out, "another refnn run"):  # FolderBusy while a run trains there
+            pass
     try:
         entries = {e.name for e in os.scandir(out)}
     except OSError as exc:
@@ -1110,7 +1114,7 @@ class Plan:
                 raise OSError(f"the output folder {out} is not writable")
             with FolderLock(out, "another refnn run"):
                 if not created:  # what the folder holds may have changed since prepare()
-                    _check_out(out, resume=self.resume, force=self.force)
+                    _check_out(out, resume=self.resume, force=self.force, locked=True)
                 remove_stale_temporaries(out, OUTPUT_FILES)
                 run = self.fresh
                 if self.resume:

@@ -222,7 +222,13 @@ def test_a_second_run_on_a_locked_folder_is_refused(
     out.mkdir()
     with FolderLock(out, "another refnn run"):  # what a run holds while it trains
         line = _fails(["reconstruct", *TINY, "--out", str(out)], 2, capsys, out=out)
-    assert "in use by another refnn run" in line
+        assert "in use by another refnn run" in line
+        # a run in progress has written a checkpoint: still "in use", not "interrupted"
+        (out / "checkpoint.json").write_text('{"format": "refnn-reconstruct-checkpoint"}')
+        for more in ([], ["--resume"], ["--force"]):
+            line = _fails(["reconstruct", *TINY, "--out", str(out), *more], 2, capsys, out=out)
+            assert "in use by another refnn run" in line, line
+    (out / "checkpoint.json").unlink()
     assert main(["reconstruct", *TINY, "--steps", "2", "--out", str(out)]) == 0
 
 
