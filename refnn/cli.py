@@ -1,7 +1,11 @@
 """The ``refnn`` command: ``refnn reconstruct``, ``refnn conform``, ``refnn vectors``.
 
 Errors a user can cause (a bad image, an unwritable folder, a corrupt checkpoint, a
-diverging run) print one line on stderr and exit with a non-zero code, without a traceback:
+diverging run) print one line on stderr and exit with a non-zero code, without a traceback.
+``reconstruct`` validates every input before it draws a progress bar or writes a file; a
+warning a library gives on the way (Pillow's DecompressionBombWarning, NumPy's overflow
+RuntimeWarning while a run diverges) is folded into that one line, and a control character
+in a message (a file name with a newline) is shown escaped:
 
 ====  ==========================================================
 code  meaning
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -81,12 +86,18 @@ def _reconstruct_parser(sub: Any) -> None:
     _run_options(p, d)
     p.set_defaults(func=_run_reconstruct)
 
+    def one_line_usage_error(message: str) -> None:  # argparse prints usage + error: 2 lines
+        p.exit(2, f"refnn: error: {_one_line(message)} (see refnn reconstruct --help)\n")
+
+    p.error = one_line_usage_error
+
 
 def _model_options(p: Any, d: Any) -> None:
     from refnn.reconstruct import MODELS
 
     p.add_argument("--model", choices=list(MODELS), default=d.model,
-                   help="; ".join(f"{name}: {spec.summary}" for name, spec in MODELS.items())
+                   help="; ".join(f"{name}: {spec.summary}, for {spec.suits}"
+                                  for name, spec in MODELS.items())
                    + " (default: %(default)s)")
     defaults = ", ".join(f"{m} {s.width}×{s.depth} lr {s.lr:g}" for m, s in MODELS.items())
     p.add_argument("--width", type=_positive_int, default=d.width,
@@ -113,10 +124,14 @@ def _run_options(p: Any, d: Any) -> None:
                    help="train on a checkerboard half of the pixels and report PSNR on the "
                    "other half (with the neighbour-average baseline beside it)")
     p.add_argument("--out", default=None,
-                   help="output folder (default: runs/<image>-<model>-<seed>)")
+                   help="output folder, new or empty (default: runs/<image>-<model>-<seed>, "
+                   "or the next free <…>-2, <…>-3: a run never replaces another)")
     p.add_argument("--resume", action="store_true",
                    help="continue from --out/checkpoint.json (same settings) to the result an "
-                   "uninterrupted run gives, bit for bit")
+                   "uninterrupted run gives, bit for bit (default --out: the latest run)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the run in --out, or write into a folder that is not a "
+                   "refnn run")
     p.add_argument("--checkpoint-every", type=_positive_int, default=d.checkpoint_every,
                    metavar="K", help="write checkpoint.json every K steps (default: %(default)s)")
     p.add_argument("--max-pixels", type=_positive_int, default=d.max_pixels, metavar="N",
@@ -129,9 +144,23 @@ def _run_options(p: Any, d: Any) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _fail(message: str, code: int) -> int:
-    print(f"refnn: error: {message}", file=sys.stderr)
+def _one_line(text: str) -> str:
+    """``text`` with its control characters (a newline in a file name) escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _fail(message: str, code: int, caught: Sequence[warnings.WarningMessage] = ()) -> int:
+    print(f"refnn: error: {_one_line(message)}{_warned(caught)}", file=sys.stderr)
     return code
+
+
+def _warned(caught: Sequence[warnings.WarningMessage]) -> str:
+    """The distinct warnings libraries gave, as the tail of an error line."""
+    seen = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught))
+    if not seen:
+        return ""
+    more = f" (and {len(seen) - 1} more)" if len(seen) > 1 else ""
+    return f" [warned on the way: {seen[0]}{more}]"
 
 
 def reconstruct_config(args: argparse.Namespace) -> Any:
@@ -169,36 +198,68 @@ def _progress_bar(steps: int, quiet: bool) -> tuple[Any, Any]:
 
 
 def _run_reconstruct(args: argparse.Namespace) -> int:
-    from refnn.errors import RefnnError, TrainingDiverged
-    from refnn.reconstruct import Interrupted, reconstruct
-
     if args.backend == "numpy":
         # Many BLAS threads on few cores slow these small products down by orders of
         # magnitude (measured: 0.6 ms single-threaded vs 200 ms contended for 32×4096 @
         # 4096×32); the command owns its process, so it asks for one thread unless told.
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(var, "1")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = _reconstruct_command(args, caught)
+    if code == 0 and caught:  # a finished run: show what the libraries said, one line each
+        for line in dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught):
+            print(f"refnn: warning: {_one_line(line)}", file=sys.stderr)
+    return code
+
+
+def _reconstruct_command(args: argparse.Namespace,
+                         caught: Sequence[warnings.WarningMessage]) -> int:
+    from refnn.errors import RefnnError, TrainingDiverged
+    from refnn.reconstruct import Interrupted, prepare
+
+    bar = None
     try:
         cfg = reconstruct_config(args)
-    except ValueError as exc:
-        return _fail(str(exc), 2)
-    bar, progress = _progress_bar(cfg.steps, args.quiet)
-    try:
-        result = reconstruct(cfg, args.out, resume=args.resume, progress=progress)
+        plan = prepare(cfg, args.out, resume=args.resume, force=args.force)
+        say = _Say(args.quiet)
+        for line in plan.notes():
+            say(_one_line(line))
+        bar, progress = _progress_bar(plan.config.steps, args.quiet)
+        say.bar = bar
+        result = plan.run(progress, None if args.quiet else say)
     except Interrupted as exc:
-        return _fail(str(exc), 130)
+        return _fail(str(exc), 130, caught)
     except KeyboardInterrupt:  # outside the training loop: nothing half-written to report
-        return _fail("interrupted", 130)
+        return _fail("interrupted", 130, caught)
     except TrainingDiverged as exc:
-        return _fail(str(exc), 1)
+        return _fail(str(exc), 1, caught)
+    except MemoryError:
+        return _fail("out of memory: use a smaller --size or a --batch-size", 1, caught)
     except (RefnnError, ValueError, OSError) as exc:
-        return _fail(str(exc), 2)
+        return _fail(str(exc), 2, caught)
     finally:
         if bar is not None:
             bar.close()
     print(_summary(result.metrics))
     print(f"results in {result.out}")
     return 0
+
+
+class _Say:
+    """Prints a line on stdout (through the progress bar when there is one)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar: Any = None
+
+    def __call__(self, text: str) -> None:
+        if self.quiet:
+            return
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stdout)
+        else:
+            print(text, flush=True)
 
 
 def _summary(m: dict[str, Any]) -> str:

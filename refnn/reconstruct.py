@@ -41,11 +41,12 @@ from pathlib import Path
 from typing import Any
 
 from refnn import __version__, nn, ops
+from refnn.atomic import FolderLock, read_regular_file, remove_stale_temporaries, write_set
 from refnn.errors import RefnnError
 from refnn.image import (
     MAX_PIXELS,
     Image,
-    atomic_write_bytes,
+    ImageInfo,
     atomic_write_text,
     comparison_image,
     coordinate_grid,
@@ -54,12 +55,19 @@ from refnn.image import (
     image_to_targets,
     load_image,
     prediction_to_image,
+    probe_image,
     ssim,
     to_pil,
 )
 from refnn.matrix import Matrix
 from refnn.nn.optim import LearningRate, learning_rate_at
-from refnn.nn.serialize import decode_tree, encode_tree
+from refnn.nn.serialize import (
+    ParamsFormatError,
+    decode_tree,
+    encode_tree,
+    params_json,
+    strict_json,
+)
 from refnn.nn.train import StepReport, TrainState, train_loop
 
 __all__ = [
@@ -69,12 +77,17 @@ __all__ = [
     "ConfigError",
     "Interrupted",
     "ModelSpec",
+    "Plan",
     "ReconstructConfig",
     "ReconstructResult",
     "RunState",
+    "available_memory",
     "build_model",
+    "default_out",
     "default_size",
+    "memory_estimate",
     "neighbour_baseline",
+    "prepare",
     "reconstruct",
 ]
 
@@ -113,7 +126,8 @@ class ModelSpec:
     ``channels`` outputs. ``loss(output, targets)`` is minimised; ``link`` turns the
     network's output into pixel values (``None``: the output is the pixel values).
     ``settings`` names the further configuration fields the model reads (recorded in
-    ``metrics.json``). ``fixed_layers``: the layer sizes are part of the model, so width and
+    ``metrics.json``); ``suits`` says which images it is for (the command's ``--help``).
+    ``fixed_layers``: the layer sizes are part of the model, so width and
     depth are what the table says and cannot be changed.
     """
 
@@ -126,6 +140,7 @@ class ModelSpec:
     link: Callable[[Any], Any] | None = None
     settings: tuple[str, ...] = ()
     fixed_layers: bool = False
+    suits: str = ""
 
     @property
     def loss_is_pixel_mse(self) -> bool:
@@ -160,15 +175,22 @@ def _article(cfg: ReconstructConfig, width: int, depth: int, channels: int) -> n
 #: model name → its spec; the command line takes its choices and defaults from here.
 MODELS: dict[str, ModelSpec] = {
     "siren": ModelSpec("sine layers sin(ω₀·(xW + b)), SIREN initialisation", 24, 2, 4e-3, _siren,
-                       settings=("omega0",)),
+                       settings=("omega0",),
+                       suits="photographs and any detailed grayscale or colour image"),
     "fourier": ModelSpec("Gaussian Fourier features + ReLU MLP", 16, 2, 1e-2, _fourier,
-                         settings=("fourier_features", "fourier_sigma")),
-    "relu": ModelSpec("plain ReLU MLP", 24, 2, 3e-3, _mlp("relu")),
-    "tanh": ModelSpec("plain tanh MLP", 24, 2, 3e-3, _mlp("tanh")),
+                         settings=("fourier_features", "fourier_sigma"),
+                         suits="photographs, a little smoother than siren"),
+    "relu": ModelSpec("plain ReLU MLP", 24, 2, 3e-3, _mlp("relu"),
+                      suits="a baseline: it learns only a blurred image"),
+    "tanh": ModelSpec("plain tanh MLP", 24, 2, 3e-3, _mlp("tanh"),
+                      suits="a baseline: it learns only a blurred image"),
     "article": ModelSpec(
         "the article's 2→64→64→128→64→32→1 tanh network, sigmoid output, cross-entropy",
         64, 5, 1e-3, _article, loss=nn.binary_cross_entropy_with_logits, link=ops.sigmoid,
         fixed_layers=True,
+        suits="black-and-white images such as the spiral (its output is one probability "
+        "per pixel); 23,041 parameters, about 1-2 s a step on the reference: use "
+        "--backend numpy",
     ),
 }
 
@@ -375,28 +397,135 @@ class RunState:
 
     @classmethod
     def from_json(cls, doc: Any) -> RunState:
-        """The run state of a checkpoint document; :class:`CheckpointError` (its message
-        says what is wrong, to follow the file's name) for anything else."""
+        """The run state of a checkpoint document, validated against the checkpoint's
+        schema: every field's type, range and length, and their consistency with each
+        other (the curve has one entry per step; Adam's state has the parameters'
+        structure and shapes and counts the same steps; the generator state is one
+        ``random.Random`` accepts). :class:`CheckpointError` (its message says what is
+        wrong, to follow the file's name) for anything else. Consistency with a
+        configuration is :func:`_load_checkpoint`'s part."""
         if not isinstance(doc, dict) or doc.get("format") != CHECKPOINT_FORMAT:
             raise CheckpointError("is not a refnn reconstruction checkpoint")
         if doc.get("version") != CHECKPOINT_VERSION:
-            raise CheckpointError(f"has unsupported version {doc.get('version')!r}")
+            raise CheckpointError(f"has unsupported version {_short(doc.get('version'))}")
+        missing = [k for k in _CHECKPOINT_KEYS if k not in doc]
+        if missing:
+            raise CheckpointError(f"is corrupt (it lacks {', '.join(map(repr, missing))})")
         try:
-            adam = doc["adam"]
-            version, internal, gauss = doc["batch_rng"]
-            return cls(
-                config=dict(doc["config"]),
-                image_sha256=doc["image_sha256"],
-                step=int(doc["step"]),
-                params=decode_tree(doc["params"]),
-                adam=nn.AdamState(int(adam["step"]), tuple(decode_tree(adam["m"])),
-                                  tuple(decode_tree(adam["v"]))),
-                batch_rng=(version, tuple(internal), gauss),
-                history={k: [float(x) for x in vals] for k, vals in doc["history"].items()},
-                seconds=float(doc["seconds"]),
-            )
-        except (KeyError, TypeError, ValueError, RefnnError) as exc:
+            return cls._validated(doc)
+        except ParamsFormatError as exc:
             raise CheckpointError(f"is corrupt ({exc})") from None
+
+    @classmethod
+    def _validated(cls, doc: dict[str, Any]) -> RunState:
+        config = _field(doc, "config", dict, "an object")
+        if not all(isinstance(k, str) for k in config):
+            raise _corrupt("'config' has keys that are not strings")
+        sha = doc["image_sha256"]
+        if sha is not None and not (isinstance(sha, str) and len(sha) == 64
+                                    and all(c in "0123456789abcdef" for c in sha)):
+            raise _corrupt(f"'image_sha256' must be null or 64 hex digits, got {_short(sha)}")
+        step = _count(doc["step"], "'step'")
+        seconds = doc["seconds"]
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not (
+                math.isfinite(seconds) and seconds >= 0):
+            raise _corrupt(f"'seconds' must be a finite number ≥ 0, got {_short(seconds)}")
+        params = decode_tree(doc["params"])
+        adam = _field(doc, "adam", dict, "an object")
+        for key in ("step", "m", "v"):
+            if key not in adam:
+                raise _corrupt(f"'adam' lacks {key!r}")
+        if _count(adam["step"], "'adam.step'") != step:
+            raise _corrupt(f"'adam.step' is {adam['step']} but 'step' is {step}: Adam counts "
+                           f"the run's steps")
+        leaves = nn.tree_leaves(params)
+        moments = []
+        for key in ("m", "v"):
+            moment = decode_tree(adam[key])
+            if not (isinstance(moment, tuple) and all(isinstance(x, Matrix) for x in moment)
+                    and [x.shape for x in moment] == [x.shape for x in leaves]):
+                raise _corrupt(f"'adam.{key}' must hold one matrix per parameter matrix, of "
+                               f"the same shapes ({len(leaves)} of them)")
+            moments.append(moment)
+        return cls(
+            config=dict(config), image_sha256=sha, step=step, params=params,
+            adam=nn.AdamState(step, moments[0], moments[1]),
+            batch_rng=_rng_state(doc["batch_rng"]),
+            history=_history(doc["history"], step), seconds=float(seconds),
+        )
+
+
+_CHECKPOINT_KEYS = ("config", "image_sha256", "step", "seconds", "params", "adam", "batch_rng",
+                    "history")
+#: A step count beyond this is not a run refnn made (about 30 years at 1 ms a step).
+MAX_STEPS = 10**12
+
+
+def _corrupt(why: str) -> CheckpointError:
+    return CheckpointError(f"is corrupt ({why})")
+
+
+def _short(value: Any) -> str:
+    """``repr(value)``, cut to 60 characters (a tampered field can be huge)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _field(doc: dict[str, Any], key: str, kind: type, what: str) -> Any:
+    value = doc[key]
+    if not isinstance(value, kind):
+        raise _corrupt(f"{key!r} must be {what}, got {_short(value)}")
+    return value
+
+
+def _count(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_STEPS:
+        raise _corrupt(f"{what} must be an integer from 0 to {MAX_STEPS}, got {_short(value)}")
+    return value
+
+
+def _rng_state(value: Any) -> tuple[Any, ...]:
+    """A ``random.Random`` state ``(3, (625 words), None)`` from its JSON form."""
+    ok = (isinstance(value, list) and len(value) == 3 and value[0] == 3
+          and value[2] is None and isinstance(value[1], list) and len(value[1]) == 625
+          and all(type(w) is int and 0 <= w < 2**32 for w in value[1])
+          and value[1][-1] <= 624)
+    if not ok:
+        raise _corrupt("'batch_rng' is not the state of a random.Random: [3, [625 words, "
+                       "the last ≤ 624], null]")
+    state = (3, tuple(value[1]), None)
+    try:
+        random.Random().setstate(state)
+    except (TypeError, ValueError) as exc:
+        raise _corrupt(f"'batch_rng' is refused by random.Random ({exc})") from None
+    return state
+
+
+def _history(value: Any, step: int) -> History:
+    """The training curve, checked: the four series, numbers written as strings, one
+    PSNR per step 1…``step``, held-out PSNRs at increasing steps ≤ ``step``."""
+    keys = set(_new_history())
+    if not isinstance(value, dict) or set(value) != keys:
+        raise _corrupt(f"'history' must be an object with the lists {sorted(keys)}, got "
+                       f"{_short(value)}")
+    out: History = {}
+    for key in _new_history():
+        series = value[key]
+        if not isinstance(series, list) or not all(isinstance(x, str) for x in series):
+            raise _corrupt(f"'history.{key}' must be a list of numbers written as strings")
+        try:
+            out[key] = [float(x) for x in series]
+        except ValueError:
+            raise _corrupt(f"'history.{key}' holds something that is not a number") from None
+    if len(out["psnr"]) != step or out["step"] != [float(k) for k in range(1, step + 1)]:
+        raise _corrupt(f"'history' must have one entry per step 1…{step}, it has "
+                       f"{len(out['step'])} steps and {len(out['psnr'])} PSNRs")
+    held = out["holdout_step"]
+    if (len(held) != len(out["holdout"]) or any(b <= a for a, b in itertools.pairwise(held))
+            or any(not 1 <= k <= step for k in held)):
+        raise _corrupt("'history' has held-out PSNRs that do not match increasing steps "
+                       f"from 1 to {step}")
+    return out
 
 
 def _fresh_state(cfg: ReconstructConfig, image: Image, model: nn.Sequential) -> RunState:
@@ -405,15 +534,16 @@ def _fresh_state(cfg: ReconstructConfig, image: Image, model: nn.Sequential) -> 
                     random.Random(cfg.seed + 2).getstate())
 
 
-def _load_checkpoint(path: Path, fresh: RunState) -> RunState:
+def _load_checkpoint(path: Path, fresh: RunState, cfg: ReconstructConfig) -> RunState:
     """The run state saved in ``path``, checked to continue the run that starts at
-    ``fresh``."""
-    if not path.is_file():
-        raise CheckpointError(f"--resume: no checkpoint at {path}")
+    ``fresh`` (of configuration ``cfg``)."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"--resume: {path} is not a readable checkpoint ({exc})") from None
+        doc = strict_json(read_regular_file(path, "checkpoint file"))
+    except FileNotFoundError:
+        raise CheckpointError(f"--resume: no checkpoint at {path}") from None
+    except (OSError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise CheckpointError(f"--resume: {path} is not a readable checkpoint ({why})") from None
     try:
         run = RunState.from_json(doc)
     except CheckpointError as exc:
@@ -431,6 +561,12 @@ def _load_checkpoint(path: Path, fresh: RunState) -> RunState:
     if not _same_shapes(theirs, ours):
         raise CheckpointError(f"--resume: {path} is corrupt (its parameters do not fit the "
                               f"model)")
+    if run.step > cfg.steps:
+        raise CheckpointError(f"--resume: {path} is at step {run.step}, beyond --steps "
+                              f"{cfg.steps}: ask for at least as many steps")
+    if not cfg.holdout and run.history["holdout"]:
+        raise CheckpointError(f"--resume: {path} is corrupt (held-out PSNRs in a run without "
+                              f"--holdout)")
     return run
 
 
@@ -468,7 +604,7 @@ def _load_data(cfg: ReconstructConfig) -> _Data:
     if cfg.holdout:
         train_rows, held_rows = _checkerboard(h, w)
         if not held_rows:
-            raise ValueError("--holdout needs an image of at least 2 pixels")
+            raise ConfigError("--holdout needs an image of at least 2 pixels")
     else:
         train_rows, held_rows = list(range(h * w)), []
     return _Data(image, coordinate_grid(h, w), image_to_targets(image), train_rows, held_rows)
@@ -501,6 +637,12 @@ class _Converters:
                 f"the {backend!r} backend needs the module {exc.name!r}, which is not "
                 f"installed"
             ) from None
+        except Exception as exc:  # not a backend (os:path), or the adapter's own bug
+            raise ConfigError(f"--backend {backend}: {exc}") from None
+        if not (callable(getattr(be, "to_matrix", None))
+                and callable(getattr(be, "from_matrix", None))):
+            raise ConfigError(f"--backend {backend}: not a refnn backend (it needs to_matrix "
+                              f"and from_matrix)")
 
         def to_matrix(x: Any) -> Any:
             return x if isinstance(x, Matrix) else be.to_matrix(x)
@@ -571,9 +713,10 @@ class _Session:
     (progress, held-out PSNR, checkpoints, Ctrl-C) and the curve they record."""
 
     def __init__(self, cfg: ReconstructConfig, data: _Data, conv: _Converters, run: RunState,
-                 ckpt: Path, progress: Callable[[int, float, float], None] | None) -> None:
+                 ckpt: Path, progress: Callable[[int, float, float], None] | None,
+                 notify: Callable[[str], None] | None = None) -> None:
         self.cfg, self.spec, self.data, self.conv = cfg, cfg.spec, data, conv
-        self.run, self.ckpt, self.progress = run, ckpt, progress
+        self.run, self.ckpt, self.progress, self.notify = run, ckpt, progress, notify
         self.model = conv.model(build_model(cfg, data.image.num_channels))
         rng = random.Random()
         rng.setstate(run.batch_rng)
@@ -625,7 +768,20 @@ class _Session:
             self.progress(r.step, r.loss, psnr_now)
         if r.step % self.cfg.checkpoint_every == 0:
             self.save(r)
+        if self.notify is not None and r.step - self.run.step == TIMED_STEPS:
+            self.notify(self.estimate(r.step))
 
+    def estimate(self, step: int) -> str:
+        """The time the remaining steps will take, from the steps timed so far."""
+        done = step - self.run.step
+        per_step = (time.perf_counter() - self.t0) / done
+        left = self.cfg.steps - step
+        text = (f"about {_duration(per_step * left)} for the {left} remaining steps "
+                f"({_duration(per_step)} a step, from {done} timed steps)")
+        if per_step * left > SLOW_SECONDS and self.cfg.backend == "reference":
+            text += ("; --backend numpy computes the same run much faster (pip install "
+                     "'refnn[numpy]')")
+        return text
     def on_interrupt(self, state: TrainState) -> None:
         self.save(state)
         self.interrupted = state  # only once the checkpoint is written
@@ -635,7 +791,7 @@ class _Session:
         return f"try a smaller --lr (the learning rate was {rate!r})"
 
     def train(self, out_dir: Path) -> RunState:
-        """Train to ``cfg.steps`` and save the final checkpoint; :class:`Interrupted` on
+        """Train to ``cfg.steps`` and return the final state; :class:`Interrupted` on
         Ctrl-C, after saving a checkpoint of the last finished step."""
         step_fn = nn.make_step(self.model, self.spec.loss, nn.Adam(self.cfg.learning_rate()))
         params, adam = _convert(self.conv.to_backend, self.run.params, self.run.adam)
@@ -649,7 +805,23 @@ class _Session:
             if self.interrupted is None:  # Ctrl-C again while saving: nothing to report
                 raise
             raise Interrupted(self.interrupted.step, out_dir) from None
-        return self.save(end)
+        return self.snapshot(end)  # the final checkpoint is written with the other outputs
+
+
+#: After this many steps a run estimates its remaining time; beyond SLOW_SECONDS it says
+#: that the NumPy backend is faster.
+TIMED_STEPS = 3
+SLOW_SECONDS = 120.0
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 # ------------------------------------------------------------------------ measure
@@ -721,24 +893,21 @@ def _measure(cfg: ReconstructConfig, data: _Data, run: RunState) -> tuple[dict[s
 
 
 # ------------------------------------------------------------------------ write
-def _prepare_out(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OSError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise OSError(f"the output folder {out} is not writable")
+#: The files a run writes; metrics.json is written last, so its presence marks a finished
+#: run whose files belong together.
+OUTPUT_FILES = frozenset({"original.png", "reconstruction.png", "comparison.png", "curve.png",
+                          "params.json", "metrics.json", "checkpoint.json"})
 
 
-def _write_png(path: Path, pil_image: Any) -> None:
+def _png(pil_image: Any) -> bytes:
     buf = io.BytesIO()
     pil_image.save(buf, format="PNG")
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
 
 
-def _write_outputs(out_dir: Path, cfg: ReconstructConfig, image: Image, recon: Image,
-                   run: RunState, metrics: dict[str, Any]) -> None:
-    """Every output file but the checkpoint (already written by training)."""
+def _outputs(cfg: ReconstructConfig, image: Image, recon: Image, run: RunState,
+             metrics: dict[str, Any]) -> dict[str, bytes]:
+    """Every output file of the finished run, encoded (nothing written yet)."""
     hist = run.history
     extra = []
     if hist["holdout"]:
@@ -746,17 +915,18 @@ def _write_outputs(out_dir: Path, cfg: ReconstructConfig, image: Image, recon: I
     baselines = []
     if "holdout_neighbour_baseline_db" in metrics:
         baselines.append(("neighbour average", metrics["holdout_neighbour_baseline_db"]))
-    _write_png(out_dir / "original.png", to_pil(image))
-    _write_png(out_dir / "reconstruction.png", to_pil(recon))
-    _write_png(out_dir / "comparison.png", comparison_image(image, recon))
-    _write_png(
-        out_dir / "curve.png",
-        curve_image(hist["step"], hist["psnr"], label="training pixels",
-                    title=f"{cfg.model}: PSNR during training", extra=extra,
-                    baselines=baselines),
-    )
-    nn.save_params(out_dir / "params.json", run.params)
-    atomic_write_text(out_dir / "metrics.json", json.dumps(_jsonable(metrics), indent=2) + "\n")
+    curve = curve_image(hist["step"], hist["psnr"], label="training pixels",
+                        title=f"{cfg.model}: PSNR during training", extra=extra,
+                        baselines=baselines)
+    return {
+        "original.png": _png(to_pil(image)),
+        "reconstruction.png": _png(to_pil(recon)),
+        "comparison.png": _png(comparison_image(image, recon)),
+        "curve.png": _png(curve),
+        "params.json": params_json(run.params).encode(),
+        "metrics.json": (json.dumps(_jsonable(metrics), indent=2) + "\n").encode(),
+        "checkpoint.json": (json.dumps(run.to_json()) + "\n").encode(),
+    }
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
@@ -764,36 +934,268 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
             for k, v in d.items()}
 
 
+# ------------------------------------------------------------------------ the output folder
+def default_out(image: str | None, model: str, seed: int, *, resume: bool = False) -> Path:
+    """The folder a run writes to when none is given: ``runs/<image>-<model>-<seed>``, or,
+    if that already holds something, the first free ``…-2``, ``…-3``, …, so that no run
+    replaces another. With ``resume``, the last of those that exists (the latest run)."""
+    base = Path("runs", f"{image_label(image)}-{model}-{seed}")
+    names = [base, *(base.with_name(f"{base.name}-{k}") for k in range(2, 10_000))]
+    taken = [p for p in names if p.exists()]
+    if resume:
+        return max(taken, key=names.index) if taken else base
+    for path in names:
+        if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+            return path
+    raise ConfigError(f"{base} and 9998 more run folders exist: choose --out")
+
+
+def _check_out(out: Path, *, resume: bool, force: bool, locked: bool = False) -> None:
+    """Refuse to write where a run would destroy something: a folder another run is using
+    (its lock is held; ``locked``: we hold it ourselves), a file, a finished or interrupted
+    run (without ``force``; ``resume`` continues one), a folder that is not empty and not a
+    refnn run (without ``force``)."""
+    if out == Path("."):
+        raise ConfigError("--out . would write into the current folder: name a folder for "
+                          "the run")
+    if not out.exists():
+        if resume:
+            raise CheckpointError(f"--resume: no checkpoint at {out / 'checkpoint.json'}")
+        return
+    if not out.is_dir():
+        raise ConfigError(f"--out {out} is not a folder")
+    if not locked:
+        with FolderLock(out, "another refnn run"):  # FolderBusy while a run trains there
+            pass
+    try:
+        entries = {e.name for e in os.scandir(out)}
+    except OSError as exc:
+        raise OSError(f"cannot read the output folder {out}: {exc.strerror or exc}") from None
+    ours = {n for n in entries if n in OUTPUT_FILES or _is_temporary(n)}
+    if resume or force or all(_is_temporary(n) for n in entries):
+        return  # (only temporaries: left by a killed run, removed once the lock is held)
+    if "checkpoint.json" in entries and _is_checkpoint(out / "checkpoint.json"):
+        if "metrics.json" in entries:
+            raise ConfigError(f"--out {out} holds a finished run: choose another folder, or "
+                              f"pass --force to replace it (or --resume with more --steps)")
+        raise ConfigError(f"--out {out} holds an interrupted run: continue it with --resume, "
+                          f"or pass --force to start over")
+    foreign = sorted(entries - ours) or sorted(entries)
+    raise ConfigError(f"--out {out} is not empty and is not a refnn run (it holds "
+                      f"{_short(foreign[0])[1:-1]}{' and more' if len(foreign) > 1 else ''}): "
+                      f"choose a new or empty folder, or pass --force to write into it")
+
+
+def _is_temporary(name: str) -> bool:
+    """A temporary of one of the run's files (``.params.json.k2x9.tmp``)."""
+    return name.endswith(".tmp") and any(name.startswith(f".{o}.") for o in OUTPUT_FILES)
+
+
+def _is_checkpoint(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(200)
+    except OSError:
+        return False
+    return f'"format": "{CHECKPOINT_FORMAT}"'.encode() in head
+
+
+# ------------------------------------------------------------------------ memory
+#: Bytes a float takes on each kind of backend (a Python float object and its pointer,
+#: or a packed float64), and the values per hidden unit per row a step keeps alive
+#: (activations, their pre-images, the tape's cotangents); measured on the camera image
+#: with the models of the table (peak RSS, reference backend) and rounded up.
+FLOAT_BYTES = {"reference": 32}
+PACKED_FLOAT_BYTES = 8
+VALUES_PER_UNIT = 8
+BASE_BYTES = 64 * 2**20
+
+
+def memory_estimate(cfg: ReconstructConfig, pixels: int, channels: int) -> int:
+    """Bytes a resolved configuration needs at its peak on an image of ``pixels`` pixels:
+    a training step's tape (``batch_size`` rows, or every training pixel), or the
+    full-image forward pass measured on the reference, plus the data."""
+    spec = cfg.spec
+    width, depth = _resolved(cfg, "width"), _resolved(cfg, "depth")
+    hidden = (sum(ARTICLE_SIZES[1:-1]) if spec.fixed_layers else width * depth)
+    if cfg.model == "fourier":
+        hidden += 2 * cfg.fourier_features
+    units = hidden + channels
+    train_rows = pixels if not cfg.holdout else (pixels + 1) // 2
+    rows = min(cfg.batch_size or train_rows, train_rows)
+    per_float = FLOAT_BYTES.get(cfg.backend, PACKED_FLOAT_BYTES)
+    step = rows * units * VALUES_PER_UNIT * per_float
+    measure = pixels * units * 3 * FLOAT_BYTES["reference"]
+    data = pixels * (2 + channels) * 6 * FLOAT_BYTES["reference"]
+    return max(step, measure) + data + BASE_BYTES
+
+
+def available_memory() -> int | None:
+    """The memory the machine can give this process now (``MemAvailable`` of
+    ``/proc/meminfo``, lowered to a cgroup's limit), or ``None`` where it cannot be read."""
+    found: int | None = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    found = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        try:
+            found = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            found = None
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit.isdigit():
+            found = int(limit) if found is None else min(found, int(limit))
+    except OSError:
+        pass
+    return found
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
+def _check_memory(cfg: ReconstructConfig, info: ImageInfo) -> None:
+    need = memory_estimate(cfg, info.out_width * info.out_height, info.channels)
+    have = available_memory()
+    if have is not None and need > have:
+        raise ConfigError(
+            f"a {info.out_width}×{info.out_height} image with the {cfg.model} model needs "
+            f"about {_gib(need)} of memory, more than the {_gib(have)} available: use a "
+            f"smaller --size or a --batch-size"
+        )
+
+
 # ------------------------------------------------------------------------ the run
+@dataclass
+class Plan:
+    """A run checked and ready: every input validated into typed values (the resolved
+    configuration, the decoded image, the backend, the output folder, the checkpoint to
+    resume from), before anything is written. :func:`prepare` makes one; :meth:`run`
+    trains and writes. ``size_change`` is the image's size in the file and as trained
+    (``"256×256 → 32×32"``)."""
+
+    config: ReconstructConfig
+    out: Path
+    resume: bool
+    force: bool
+    size_change: str
+    data: _Data
+    conv: _Converters
+    fresh: RunState
+
+    def notes(self) -> list[str]:
+        """What a user should know before the run starts: the image's size change, the
+        model, the step budget and the folder; and whether the model suits the image."""
+        cfg = self.config
+        lines = [f"{cfg.image or 'camera'}: {self.size_change} pixels, {cfg.model} model, "
+                 f"{cfg.steps} steps on the {cfg.backend} backend, into {self.out}"]
+        binary = all(v in (0.0, 1.0) for v in self.data.targets.data)
+        if cfg.model == "article" and not binary:
+            lines.append("note: the article's network suits black-and-white images such as "
+                         "the spiral; for this one --model siren is the better choice")
+        return lines
+
+    def run(self, progress: Callable[[int, float, float], None] | None = None,
+            notify: Callable[[str], None] | None = None) -> ReconstructResult:
+        """Train and write into :attr:`out` (see :func:`reconstruct`). The folder is
+        locked while the run lasts; a folder this call created and left empty is removed."""
+        out, cfg = self.out, self.config
+        created = [p for p in (out, *out.parents) if not p.exists()]  # innermost first
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OSError(f"cannot create the output folder {out}: {exc.strerror or exc}"
+                          ) from None
+        try:
+            if not os.access(out, os.W_OK | os.X_OK):
+                raise OSError(f"the output folder {out} is not writable")
+            with FolderLock(out, "another refnn run"):
+                if not created:  # what the folder holds may have changed since prepare()
+                    _check_out(out, resume=self.resume, force=self.force, locked=True)
+                remove_stale_temporaries(out, OUTPUT_FILES)
+                run = self.fresh
+                if self.resume:
+                    run = _load_checkpoint(out / "checkpoint.json", self.fresh, cfg)
+                session = _Session(cfg, self.data, self.conv, run, out / "checkpoint.json",
+                                   progress, notify)
+                run = session.train(out)
+                metrics, recon = _measure(cfg, self.data, run)
+                write_set(out, _outputs(cfg, self.data.image, recon, run, metrics),
+                          last="metrics.json")
+        except BaseException:
+            for folder in created:  # what this call created and left empty
+                if not _remove_if_empty(folder):
+                    break
+            raise
+        return ReconstructResult(metrics, out, recon)
+
+
+def _remove_if_empty(folder: Path) -> bool:
+    try:
+        folder.rmdir()
+    except OSError:
+        return False
+    return True
+
+
+def prepare(
+    config: ReconstructConfig | None = None,
+    out: str | os.PathLike[str] | None = None,
+    *,
+    resume: bool = False,
+    force: bool = False,
+) -> Plan:
+    """Validate everything a run reads, in the order a user would fix it, and write
+    nothing: the settings; the output folder (see :func:`reconstruct`); the backend; the
+    image's header and the memory the run needs (against the machine's available memory,
+    before decoding); the image; with ``resume``, the checkpoint. Raises the errors
+    :func:`reconstruct` lists."""
+    cfg = (config or ReconstructConfig()).resolved()
+    out_dir = (default_out(cfg.image, cfg.model, cfg.seed, resume=resume) if out is None
+               else Path(out))
+    if out is not None and os.fspath(out) == "":
+        raise ConfigError("--out is empty: name a folder for the run")
+    _check_out(out_dir, resume=resume, force=force)
+    conv = _Converters.load(cfg.backend)
+    info = probe_image(cfg.image, size=cfg.size, max_pixels=cfg.max_pixels)
+    _check_memory(cfg, info)
+    data = _load_data(cfg)
+    fresh = _fresh_state(cfg, data.image, build_model(cfg, data.image.num_channels))
+    if resume:
+        _load_checkpoint(out_dir / "checkpoint.json", fresh, cfg)
+    return Plan(cfg, out_dir, resume, force, info.size_change(), data, conv, fresh)
+
+
 def reconstruct(
     config: ReconstructConfig | None = None,
     out: str | os.PathLike[str] | None = None,
     *,
     resume: bool = False,
+    force: bool = False,
     progress: Callable[[int, float, float], None] | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> ReconstructResult:
     """Train the configured network on the image and write the results into ``out``.
 
-    ``out`` defaults to ``runs/<image>-<model>-<seed>``. ``progress(step, loss, psnr_db)``
-    is called after every step. Raises :class:`~refnn.image.ImageError` for a bad image,
-    :class:`ConfigError` for a bad setting, :class:`CheckpointError` for a bad checkpoint
-    on ``resume``, :class:`~refnn.TrainingDiverged` when the loss stops being finite,
-    :class:`Interrupted` on Ctrl-C (after saving a checkpoint), and ``OSError`` for an
-    unusable folder. Nothing is written before the image has loaded and the folder has
-    been checked.
+    ``out`` defaults to ``runs/<image>-<model>-<seed>``, or the next free ``…-2``, ``…-3``
+    (see :func:`default_out`). A run never replaces another: ``out`` must be new or empty,
+    unless ``resume`` (continue the run in it) or ``force`` (replace whatever run or files
+    are there); a non-empty folder that is not a refnn run is refused the same way.
+    ``progress(step, loss, psnr_db)`` is called after every step; ``notify(text)`` once,
+    after the first few steps, with the estimated time left.
+
+    Everything is checked before anything is written (:func:`prepare`). Raises
+    :class:`~refnn.image.ImageError` for a bad image, :class:`ConfigError` for a bad setting
+    or output folder, or a run the machine's memory cannot hold, :class:`CheckpointError`
+    for a bad checkpoint on ``resume``, :class:`~refnn.TrainingDiverged` when the loss
+    stops being finite, :class:`Interrupted` on Ctrl-C (after saving a checkpoint),
+    :class:`~refnn.atomic.FolderBusy` when another run holds the folder, and ``OSError``
+    for an unusable folder. The outputs are written as a set (:func:`refnn.atomic.write_set`):
+    a failure leaves the folder as it was, and a folder this call created and left empty
+    is removed.
     """
-    cfg = (config or ReconstructConfig()).resolved()
-    data = _load_data(cfg)
-    out_dir = Path(out) if out is not None else Path(
-        "runs", f"{image_label(cfg.image)}-{cfg.model}-{cfg.seed}"
-    )
-    conv = _Converters.load(cfg.backend)
-    ckpt = out_dir / "checkpoint.json"
-    run = _fresh_state(cfg, data.image, build_model(cfg, data.image.num_channels))
-    if resume:
-        run = _load_checkpoint(ckpt, run)
-    _prepare_out(out_dir)
-    run = _Session(cfg, data, conv, run, ckpt, progress).train(out_dir)
-    metrics, recon = _measure(cfg, data, run)
-    _write_outputs(out_dir, cfg, data.image, recon, run, metrics)
-    return ReconstructResult(metrics, out_dir, recon)
+    plan = prepare(config, out, resume=resume, force=force)
+    return plan.run(progress, notify)

@@ -221,10 +221,11 @@ def test_cli_corrupt_checkpoint_and_divergence(tmp_path: Path,
             "--out", str(out)]
     assert main([*args, "--steps", "2", "--resume"]) == 2
     assert "checkpoint" in capsys.readouterr().err
+    args[-1] = str(tmp_path / "diverging")
     assert main([*args, "--steps", "3", "--model", "relu", "--lr", "1e200"]) == 1
     err = capsys.readouterr().err
     assert "diverged" in err and "step" in err and "--lr" in err
-    assert _no_temp_files(out)
+    assert not (tmp_path / "diverging").exists()  # nothing was written: no folder is left
 
 
 def test_help_explains_every_option() -> None:
@@ -386,16 +387,28 @@ def run_states(draw: st.DrawFn) -> RunState:
     params = tuple({"W": x} for x in leaves)
     rng = random.Random(draw(st.integers(0, 2**32)))
     rng.random()
-    curve = st.lists(st.floats(allow_nan=False), max_size=4)
+    # a consistent state (the schema checks it): one PSNR per step, held-out PSNRs at
+    # increasing steps, Adam's moments shaped like the parameters and counting the steps
+    step = draw(st.integers(0, 6))
+    held = sorted(draw(st.sets(st.integers(1, max(step, 1)), max_size=step)))
+    psnr = st.floats(allow_nan=False)
+    moments = [Matrix.from_flat(*x.shape, draw(st.lists(finite, min_size=len(x.data),
+                                                        max_size=len(x.data))))
+               for x in leaves]
     return RunState(
         config=ReconstructConfig(seed=draw(st.integers(0, 9))).resolved().identity(),
         image_sha256=draw(st.one_of(st.none(), st.text("0123456789abcdef", min_size=64,
                                                        max_size=64))),
-        step=draw(st.integers(0, 10**6)),
+        step=step,
         params=params,
-        adam=nn.AdamState(draw(st.integers(0, 10**6)), tuple(leaves), tuple(reversed(leaves))),
+        adam=nn.AdamState(step, tuple(moments), tuple(reversed(moments))
+                          if [x.shape for x in reversed(moments)] == [x.shape for x in moments]
+                          else tuple(moments)),
         batch_rng=rng.getstate(),
-        history={k: draw(curve) for k in ("step", "psnr", "holdout_step", "holdout")},
+        history={"step": [float(k) for k in range(1, step + 1)],
+                 "psnr": [draw(psnr) for _ in range(step)],
+                 "holdout_step": [float(k) for k in held],
+                 "holdout": [draw(psnr) for _ in held]},
         seconds=draw(st.floats(0, 1e6)),
     )
 
@@ -437,7 +450,9 @@ def test_resume_refuses_parameters_that_do_not_fit_the_model(tmp_path: Path) -> 
     path = tmp_path / "r" / "checkpoint.json"
     doc = json.loads(path.read_text())
     doc["params"] = json.loads(json.dumps(doc["params"]))
-    doc["params"]["items"] = doc["params"]["items"][:-1]  # a layer fewer
+    doc["params"]["items"] = doc["params"]["items"][:-1]  # a layer fewer (W and b) ...
+    for moment in ("m", "v"):  # ... consistently in Adam's state too
+        doc["adam"][moment]["items"] = doc["adam"][moment]["items"][:-2]
     path.write_text(json.dumps(doc))
     with pytest.raises(CheckpointError, match="do not fit the model"):
         reconstruct(_cfg(steps=4), tmp_path / "r", resume=True)
@@ -524,3 +539,62 @@ def test_the_image_given_twice_differently_is_refused(
     assert code == 2 and "give the image once" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
     assert cli.reconstruct_config(_parse("spiral", "--image", "spiral")).image == "spiral"
+
+
+# ----------------------------------------------------------------- the learner's traps
+# (issue 15, item 7; never replacing a run and a missing numpy are in test_faults.py)
+def _photo(path: Path, w: int = 40, h: int = 30) -> Path:
+    from PIL import Image as PILImage
+
+    PILImage.new("RGB", (w, h), (200, 30, 30)).save(path)
+    return path
+
+
+def test_the_command_says_the_size_change_and_the_estimated_time(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import refnn.reconstruct as rec
+
+    pic = _photo(tmp_path / "pic.png")
+    args = ["reconstruct", str(pic), "--width", "4", "--depth", "1", "--steps", "5"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    assert "40×30 → 32×24" in out  # the longer side becomes the default 32
+    assert "for the 2 remaining steps" in out and "from 3 timed steps" in out
+    assert "--backend numpy" not in out  # a short run needs no advice
+    monkeypatch.setattr(rec, "SLOW_SECONDS", 0.0)  # every run is "long" now
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    assert "--backend numpy" in capsys.readouterr().out
+    assert main([*args, "--out", str(tmp_path / "c"), "--quiet"]) == 0
+    assert "→" not in capsys.readouterr().out  # --quiet: the summary only
+
+
+def test_the_article_model_on_a_photograph_is_advised_against(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from refnn.reconstruct import prepare
+
+    plan = prepare(ReconstructConfig(image=str(_photo(tmp_path / "p.png", 8, 6)),
+                                     model="article", steps=1), tmp_path / "o")
+    assert any("black-and-white" in n and "siren" in n for n in plan.notes())
+    spiral = prepare(ReconstructConfig(image="spiral", model="article", steps=1),
+                     tmp_path / "s")
+    assert len(spiral.notes()) == 1  # the spiral is what it is for
+    assert not (tmp_path / "o").exists()  # prepare writes nothing
+
+
+def test_help_says_which_model_suits_which_image(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["reconstruct", "--help"])
+    text = "".join(capsys.readouterr().out.split())  # argparse wraps lines, also at "-"
+    for name, spec in MODELS.items():
+        assert f"{name}:" in text and "".join(spec.suits.split()) in text
+    assert "black-and-whiteimagessuchasthespiral" in text
+    assert "photographs" in text and "--force" in text
+
+
+def test_bad_input_draws_no_progress_bar(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    for bad in (["missing.png"], ["--out", ""], ["--backend", "nosuchmod:X"]):
+        assert main(["reconstruct", *bad, "--steps", "3"]) == 2  # not --quiet
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and "%|" not in err and "step/s" not in err, err

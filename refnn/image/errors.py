@@ -14,6 +14,7 @@ class ImageError(RefnnError):
 
     ``"missing"``       the file does not exist (or is a directory)
     ``"read"``          the file exists but the operating system refused to read it
+    ``"not-a-file"``    the path is a FIFO, a device or a socket, not a regular file
     ``"empty"``         the file has 0 bytes, or the image has zero width or height
     ``"not-an-image"``  the bytes are not an image format Pillow can decode
     ``"too-large"``     more pixels than the stated limit would have to be decoded

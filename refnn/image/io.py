@@ -39,13 +39,14 @@ import hashlib
 import io
 import os
 from array import array
+from dataclasses import dataclass
 from importlib import resources
 from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from refnn import scalars
-from refnn.atomic import atomic_write_bytes
+from refnn.atomic import NotARegularFile, atomic_write_bytes, read_regular_file
 from refnn.image._pil import pil_image
 from refnn.image.core import Image, ImageLike, as_image
 from refnn.image.errors import ImageError
@@ -59,9 +60,11 @@ __all__ = [
     "CAMERA",
     "MAX_PIXELS",
     "SPIRAL",
+    "ImageInfo",
     "camera_bytes",
     "from_pil",
     "load_image",
+    "probe_image",
     "save_png",
     "source_sha256",
     "to_pil",
@@ -100,7 +103,13 @@ def camera_bytes() -> bytes:
 def _read_file(path: Path) -> bytes:
     shown = str(path)
     try:
-        data = path.read_bytes()
+        data = read_regular_file(path, "image file")
+    except NotARegularFile as exc:
+        if path.is_dir():
+            raise ImageError(
+                f"{shown} is a directory, not an image file", kind="missing", path=shown
+            ) from None
+        raise ImageError(str(exc), kind="not-a-file", path=shown) from None
     except FileNotFoundError:
         raise ImageError(f"no such image file: {shown}", kind="missing", path=shown) from None
     except IsADirectoryError:
@@ -196,7 +205,65 @@ def _too_large(shown: str, w: int, h: int, max_pixels: int, detail: str = "") ->
     )
 
 
-def _decode(data: bytes, shown: str, digest: str, size: int | None, max_pixels: int) -> Image:
+@dataclass(frozen=True)
+class ImageInfo:
+    """What :func:`probe_image` learns from an image's header, before decoding it: the
+    ``source`` (path or name), its size in the file, the size :func:`load_image` would
+    return for the same ``size``, and at most how many channels it would have (1 or 3;
+    a palette image counts 3 until decoded)."""
+
+    source: str
+    width: int
+    height: int
+    out_width: int
+    out_height: int
+    channels: int
+
+    def size_change(self) -> str:
+        """``"40×30 → 32×24"``, or ``"32×32"`` when the size is kept."""
+        before = f"{self.width}×{self.height}"
+        after = f"{self.out_width}×{self.out_height}"
+        return before if before == after else f"{before} → {after}"
+
+
+def probe_image(
+    path_or_name: str | os.PathLike[str] | None = None,
+    *,
+    size: int | None = None,
+    max_pixels: int = MAX_PIXELS,
+) -> ImageInfo:
+    """The :class:`ImageInfo` of what :func:`load_image` would load with the same
+    arguments, read from the header only (cheap even for a huge image), with the same
+    checks and errors before decoding: missing, not a regular file, not an image, more
+    pixels than ``max_pixels``."""
+    _check_args(size, None, max_pixels)
+    data, shown = _source(path_or_name)
+    if data is None:
+        n = 25 if size is None else size
+        if n * n > max_pixels:
+            raise _too_large(shown, n, n, max_pixels)
+        return ImageInfo(shown, n, n, n, n, 1)
+    im, (out_w, out_h) = _open(data, shown, size, max_pixels)
+    gray = im.mode in ("1", "L", "LA", "La", "I", "F") or im.mode.startswith("I;")
+    width, height = im.size
+    if _orientation(im) in (5, 6, 7, 8):  # a quarter turn: the sides swap
+        width, height, out_w, out_h = height, width, out_h, out_w
+    return ImageInfo(shown, width, height, out_w, out_h, 1 if gray else 3)
+
+
+def _orientation(im: PILImage) -> int:
+    try:
+        value = im.getexif().get(0x0112, 1)
+    except Exception:  # a malformed EXIF block must not stop the decode
+        return 1
+    return value if isinstance(value, int) else 1
+
+
+def _open(
+    data: bytes, shown: str, size: int | None, max_pixels: int
+) -> tuple[PILImage, tuple[int, int]]:
+    """Pillow's lazily decoding image of ``data`` and its target size, checked against
+    ``max_pixels`` (the header only has been read)."""
     pil = pil_image("load_image")
     try:
         im = pil.open(io.BytesIO(data))
@@ -217,6 +284,12 @@ def _decode(data: bytes, shown: str, digest: str, size: int | None, max_pixels: 
     target = _target_size(width, height, size)
     if target[0] * target[1] > max_pixels:
         raise _too_large(shown, target[0], target[1], max_pixels, " after resizing")
+    return im, target
+
+
+def _decode(data: bytes, shown: str, digest: str, size: int | None, max_pixels: int) -> Image:
+    pil = pil_image("load_image")
+    im, target = _open(data, shown, size, max_pixels)
     if size is not None and im.format == "JPEG":
         im.draft(None, target)  # decode at 1/2, 1/4 or 1/8 scale, still ≥ target
     dec_w, dec_h = im.size
@@ -227,10 +300,7 @@ def _decode(data: bytes, shown: str, digest: str, size: int | None, max_pixels: 
             else ""
         )
         raise _too_large(shown, dec_w, dec_h, max_pixels, detail)
-    try:
-        orientation = im.getexif().get(0x0112, 1)
-    except Exception:  # a malformed EXIF block must not stop the decode
-        orientation = 1
+    orientation = _orientation(im)
     try:
         im.load()
         bands, divisor = _bands(im)
@@ -271,14 +341,10 @@ def load_image(
 
     The returned image records ``source`` (the path or name) and ``sha256`` (of the file's
     bytes; ``None`` for the spiral). Raises :class:`ImageError` with ``kind`` ``"missing"``,
-    ``"read"``, ``"empty"``, ``"not-an-image"``, ``"too-large"`` or ``"invalid"``.
+    ``"read"``, ``"not-a-file"``, ``"empty"``, ``"not-an-image"``, ``"too-large"`` or
+    ``"invalid"``.
     """
-    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
-        raise ImageError(f"size must be an int ≥ 1 or None, got {size!r}", kind="invalid")
-    if mode not in (None, "L", "RGB"):
-        raise ImageError(f'mode must be None, "L" or "RGB", got {mode!r}', kind="invalid")
-    if not isinstance(max_pixels, int) or max_pixels < 1:
-        raise ImageError(f"max_pixels must be an int ≥ 1, got {max_pixels!r}", kind="invalid")
+    _check_args(size, mode, max_pixels)
     data, shown = _source(path_or_name)
     if data is None:
         n = 25 if size is None else size
@@ -292,6 +358,15 @@ def load_image(
     elif mode == "RGB" and img.num_channels == 1:
         img = Image(img.channels * 3, img.source, img.sha256)
     return img
+
+
+def _check_args(size: int | None, mode: str | None, max_pixels: int) -> None:
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
+        raise ImageError(f"size must be an int ≥ 1 or None, got {size!r}", kind="invalid")
+    if mode not in (None, "L", "RGB"):
+        raise ImageError(f'mode must be None, "L" or "RGB", got {mode!r}', kind="invalid")
+    if not isinstance(max_pixels, int) or max_pixels < 1:
+        raise ImageError(f"max_pixels must be an int ≥ 1, got {max_pixels!r}", kind="invalid")
 
 
 def _to_l(img: Image) -> Image:

@@ -24,6 +24,15 @@ that does not match the entries, a structure or shape different from the ``like`
 raises :class:`ParamsFormatError` saying where. Writes go to a temporary file in the same
 directory, flushed and ``fsync``-ed, then :func:`os.replace`-d over the target: a reader
 sees the old file or the complete new one, and a failed save leaves no partial file.
+
+**Strict JSON.** A file is read as UTF-8 JSON as RFC 8259 defines it: the non-standard
+literals ``NaN``, ``Infinity`` and ``-Infinity`` (which Python's ``json`` accepts by
+default) are refused with :class:`ParamsFormatError`. :func:`save_params` never writes
+them — a non-finite entry is stored exactly in ``hex`` and as the *string* ``"nan"``,
+``"inf"`` or ``"-inf"`` in ``values`` — so accepting them would only let a hand-edited
+file through that other JSON readers reject. Bytes that are not UTF-8, a number too long
+for Python to parse (more than 4300 digits), nesting too deep to parse and a path that is
+not a regular file (a FIFO, a device) are :class:`ParamsFormatError`\\ s too.
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from refnn import ops
-from refnn.atomic import atomic_write_text
+from refnn.atomic import NotARegularFile, atomic_write_text, read_regular_file
 from refnn.errors import RefnnError
 from refnn.matrix import Matrix, fmt_shape
 
@@ -46,7 +55,9 @@ __all__ = [
     "decode_tree",
     "encode_tree",
     "load_params",
+    "params_json",
     "save_params",
+    "strict_json",
 ]
 
 FORMAT = "refnn.nn.params"
@@ -108,13 +119,18 @@ def _encode(tree: Any, where: str) -> dict[str, Any]:
     }
 
 
+def params_json(params: Any) -> str:
+    """The text :func:`save_params` writes for ``params`` (to write it yourself, e.g. as
+    part of a set of files). Unsupported leaves or entries raise ``TypeError``."""
+    doc = {"format": FORMAT, "version": VERSION, "params": _encode(params, "params")}
+    return json.dumps(doc, allow_nan=False, indent=1) + "\n"
+
+
 def save_params(path: str | os.PathLike[str], params: Any) -> None:
     """Write the parameter tree ``params`` to ``path`` as JSON (exact; atomic; see the
     module docstring for the format). Unsupported leaves or entries raise ``TypeError``
     before anything is written."""
-    doc = {"format": FORMAT, "version": VERSION, "params": _encode(params, "params")}
-    text = json.dumps(doc, allow_nan=False, indent=1) + "\n"
-    atomic_write_text(Path(path), text)
+    atomic_write_text(Path(path), params_json(params))
 
 
 # ----------------------------------------------------------------------- loading
@@ -183,6 +199,13 @@ def _decode(node: Any, where: str) -> Any:
     raise _fail(where, f"unknown node type {kind!r}")
 
 
+def _decode_all(node: Any) -> Any:
+    try:
+        return _decode(node, "params")
+    except RecursionError:  # nesting the JSON parser accepted, deeper than the stack
+        raise ParamsFormatError("params: nested too deeply to decode") from None
+
+
 def _check_like(got: Any, want: Any, where: str) -> None:
     if want is None or got is None:
         if want is not got:
@@ -227,13 +250,15 @@ def load_params(path: str | os.PathLike[str], like: Any = None) -> Any:
     """The parameter tree saved in ``path`` by :func:`save_params` (floats bit-exact).
 
     With ``like`` (e.g. ``model.init(rng)``), the file's structure and every matrix shape
-    must match it. Any problem with the file raises :class:`ParamsFormatError`; an
-    ``OSError`` (e.g. a missing file) propagates unchanged.
+    must match it. Any problem with the file raises :class:`ParamsFormatError` (strict
+    JSON: see the module docstring); an ``OSError`` other than a non-regular file (e.g. a
+    missing file) propagates unchanged.
     """
-    text = Path(path).read_text(encoding="utf-8")
     try:
-        doc = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+        doc = strict_json(read_regular_file(path, "parameter file"))
+    except NotARegularFile as exc:
+        raise ParamsFormatError(str(exc)) from None
+    except ValueError as exc:
         raise ParamsFormatError(f"{os.fspath(path)}: not a JSON parameter file ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ParamsFormatError(
@@ -247,10 +272,30 @@ def load_params(path: str | os.PathLike[str], like: Any = None) -> Any:
         )
     if "params" not in doc:
         raise ParamsFormatError(f"{os.fspath(path)}: no 'params' entry")
-    params = _decode(doc["params"], "params")
+    params = _decode_all(doc["params"])
     if like is not None:
         _check_like(params, like, "params")
     return params
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259); write non-finite values as strings")
+
+
+def strict_json(data: bytes | str) -> Any:
+    """``data`` parsed as strict JSON: UTF-8, no ``NaN``/``Infinity`` literals. Every
+    failure — bad UTF-8, bad syntax, a non-standard literal, a number too long to parse,
+    nesting too deep — is a ``ValueError`` with a one-line message."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        return json.loads(text, parse_constant=_refuse_constant)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text (byte {exc.start} is {data[exc.start:exc.start + 1]!r})"
+                         ) from None
+    except RecursionError:
+        raise ValueError("nested too deeply to parse") from None
+    except ValueError as exc:  # JSONDecodeError, a too-long number
+        raise ValueError(str(exc).splitlines()[0]) from None
 
 
 def encode_tree(tree: Any) -> dict[str, Any]:
@@ -262,7 +307,7 @@ def encode_tree(tree: Any) -> dict[str, Any]:
 def decode_tree(node: Any, like: Any = None) -> Any:
     """Inverse of :func:`encode_tree` (floats bit-exact); with ``like``, structure and shapes
     must match it. Problems raise :class:`ParamsFormatError`."""
-    tree = _decode(node, "params")
+    tree = _decode_all(node)
     if like is not None:
         _check_like(tree, like, "params")
     return tree

@@ -26,7 +26,7 @@ from refnn.errors import TrainingDiverged
 from refnn.matrix import Matrix
 from refnn.nn.layers import Layer
 from refnn.nn.optim import Optimizer, learning_rate_at
-from refnn.nn.tree import PyTree
+from refnn.nn.tree import PyTree, tree_leaves
 
 __all__ = [
     "StepReport",
@@ -146,10 +146,14 @@ def train_loop(
     """Run ``step_fn`` (see :func:`make_step`) from ``start`` once per batch of ``batches``
     and return the final state. This is the one training loop of refnn.
 
-    * Divergence: a loss that is NaN or ±inf, or a float overflow inside the step, raises
+    * Divergence: a loss that is NaN or ±inf, a float overflow inside the step, or an
+      arithmetic or domain error (``DomainError``, ``ValueError``) inside the step when
+      its parameters came out of earlier updates (``start.step > 0`` or a step already
+      done: ``sin(inf)`` because an update made a weight huge) or are not finite, raises
       :class:`~refnn.TrainingDiverged` naming the step (its ``.step``) before any update
       with that loss is applied; ``advice(step)`` ends its message (default: try a smaller
-      learning rate).
+      learning rate). The same error in the very first step from finite parameters is the
+      caller's input, not divergence, and propagates unchanged.
     * ``on_step(report)`` runs after every finished step (progress, metrics, checkpoints).
     * ``on_interrupt(state)`` runs on Ctrl-C (``KeyboardInterrupt``, during a step or a
       hook) with the last *finished* step's state, e.g. to save a checkpoint; the interrupt
@@ -184,9 +188,28 @@ def _checked_step(
         params, opt_state, loss = step_fn(state.params, state.opt_state, *batch)
     except OverflowError as exc:
         raise _diverged(n, f"a float overflow ({exc})", advice) from exc
+    except (ArithmeticError, ValueError) as exc:
+        if state.step == 0 and _all_finite(state.params):
+            raise
+        raise _diverged(n, f"the step failed ({exc})", advice) from exc
     if not _finite(loss):
         raise _diverged(n, f"the loss is {loss!r}", advice)
     return params, opt_state, loss
+
+
+def _all_finite(params: PyTree) -> bool:
+    """Whether every entry of every leaf is finite (symbolic entries count as finite).
+    Reference matrices are read entry by entry; other backends' values through the
+    registry: the sum of a leaf is finite unless an entry is NaN or ±inf (or the sum
+    overflows, which is as good a sign of divergence)."""
+    for leaf in tree_leaves(params):
+        value = ops.concrete(leaf)
+        if isinstance(value, Matrix):
+            if not all(map(_finite, value.data)):
+                return False
+        elif not _finite(scalar(ops.sum(value))):
+            return False
+    return True
 
 
 def _diverged(step: int, what: str, advice: Callable[[int], str] | None) -> TrainingDiverged:
