@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,48 @@ def _text_size(draw: Any, text: str, font: Any) -> tuple[int, int]:
     return int(right - left), int(bottom - top)
 
 
+def _error_heat(pil: Any, a: Any, b: Any, error_scale: float | None) -> tuple[Any, float]:
+    """The |a − b| panel as a palette image through :func:`heat_colour`, and its scale."""
+    h, w = a.shape
+    nc = a.num_channels
+    diffs = [
+        [abs(x - y) for x, y in zip(ca.data, cb.data, strict=True)]
+        for ca, cb in zip(a.channels, b.channels, strict=True)
+    ]
+    err = diffs[0] if nc == 1 else [math.fsum(p) / nc for p in zip(*diffs, strict=True)]
+    biggest = max(err)
+    scale = error_scale if error_scale is not None else (biggest if biggest > 0 else 1.0)
+    heat = pil.frombytes("P", (w, h), bytes(int(min(e / scale, 1.0) * 255.0 + 0.5) for e in err))
+    heat.putpalette(_heat_palette())
+    return heat, scale
+
+
+def _label_panels(pil: Any, canvas: Any, font: Any, scale: float, pw: int, ph: int, gap: int,
+                  top: int, bar_h: int) -> None:
+    """Captions over the three panels and the error's colour bar under the third."""
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(canvas)
+    captions = ("original", "reconstruction", f"|error|, scale 0 … {scale:.3g}")
+    for n, text in enumerate(captions):
+        tw, _ = _text_size(draw, text, font)
+        x = gap + n * (pw + gap) + max(0, (pw - tw) // 2)
+        draw.text((x, gap), text, fill=_INK, font=font)
+    bar = pil.frombytes("P", (256, 1), bytes(range(256)))
+    bar.putpalette(_heat_palette())
+    bar = bar.convert("RGB").resize((pw, bar_h), pil.Resampling.BILINEAR)
+    bx, by = gap + 2 * (pw + gap), top + ph + gap
+    canvas.paste(bar, (bx, by))
+    draw.text((bx, by + bar_h + 2), "0", fill=_INK, font=font)
+    right = f"{scale:.3g}"
+    draw.text(
+        (bx + pw - _text_size(draw, right, font)[0], by + bar_h + 2),
+        right,
+        fill=_INK,
+        font=font,
+    )
+
+
 def comparison_image(
     original: ImageLike,
     reconstruction: ImageLike,
@@ -106,16 +149,7 @@ def comparison_image(
     if error_scale is not None and not (error_scale > 0 and math.isfinite(error_scale)):
         raise ImageError(f"error_scale must be positive, got {error_scale!r}", kind="invalid")
     h, w = a.shape
-    nc = a.num_channels
-    diffs = [
-        [abs(x - y) for x, y in zip(ca.data, cb.data, strict=True)]
-        for ca, cb in zip(a.channels, b.channels, strict=True)
-    ]
-    err = diffs[0] if nc == 1 else [math.fsum(p) / nc for p in zip(*diffs, strict=True)]
-    biggest = max(err)
-    scale = error_scale if error_scale is not None else (biggest if biggest > 0 else 1.0)
-    heat = pil.frombytes("P", (w, h), bytes(int(min(e / scale, 1.0) * 255.0 + 0.5) for e in err))
-    heat.putpalette(_heat_palette())
+    heat, scale = _error_heat(pil, a, b, error_scale)
 
     k = max(1, math.ceil(min_height / h))
     pw, ph = w * k, h * k
@@ -138,25 +172,7 @@ def comparison_image(
     for n, panel in enumerate(panels):
         canvas.paste(panel, (gap + n * (pw + gap), top))
     if labels:
-        draw = ImageDraw.Draw(canvas)
-        captions = ("original", "reconstruction", f"|error|, scale 0 … {scale:.3g}")
-        for n, text in enumerate(captions):
-            tw, _ = _text_size(draw, text, font)
-            x = gap + n * (pw + gap) + max(0, (pw - tw) // 2)
-            draw.text((x, gap), text, fill=_INK, font=font)
-        bar = pil.frombytes("P", (256, 1), bytes(range(256)))
-        bar.putpalette(_heat_palette())
-        bar = bar.convert("RGB").resize((pw, bar_h), pil.Resampling.BILINEAR)
-        bx, by = gap + 2 * (pw + gap), top + ph + gap
-        canvas.paste(bar, (bx, by))
-        draw.text((bx, by + bar_h + 2), "0", fill=_INK, font=font)
-        right = f"{scale:.3g}"
-        draw.text(
-            (bx + pw - _text_size(draw, right, font)[0], by + bar_h + 2),
-            right,
-            fill=_INK,
-            font=font,
-        )
+        _label_panels(pil, canvas, font, scale, pw, ph, gap, top, bar_h)
     return canvas
 
 
@@ -183,6 +199,127 @@ def _axis(lo: float, hi: float) -> tuple[float, float, list[float], int]:
     return ticks[0], ticks[-1], ticks, decimals
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """The plotting area of a curve image and its data ranges (supersampled pixels)."""
+
+    left: float
+    right: float
+    top: float
+    bottom: float
+    x_lo: float
+    x_hi: float
+    y_lo: float
+    y_hi: float
+    ss: int
+
+    def px(self, x: float) -> float:
+        return self.left + (x - self.x_lo) / (self.x_hi - self.x_lo) * (self.right - self.left)
+
+    def py(self, y: float) -> float:
+        return self.bottom - (y - self.y_lo) / (self.y_hi - self.y_lo) * (self.bottom - self.top)
+
+
+_Series = list[tuple[str | None, list[tuple[float, float]]]]
+_Legend = list[tuple[str, tuple[int, int, int], bool]]
+
+
+def _curve_data(
+    label: str | None, steps: Sequence[float], psnr_values: Sequence[float],
+    extra: Sequence[tuple[str, Sequence[float], Sequence[float]]],
+    baselines: Sequence[tuple[str, float]], width: int, height: int,
+) -> tuple[_Series, list[tuple[str, float]]]:
+    """The finite points of each series and the finite baselines, checked."""
+    series: _Series = []
+    for name, xs, ys in ((label, steps, psnr_values), *extra):
+        if len(xs) != len(ys):
+            raise ShapeError(f"curve_image needs as many steps as values: {len(xs)} and {len(ys)}")
+        pts = [
+            (float(x), float(y))
+            for x, y in zip(xs, ys, strict=True)
+            if math.isfinite(x) and math.isfinite(y)
+        ]
+        series.append((name, pts))
+    lines = [(name, float(v)) for name, v in baselines if math.isfinite(v)]
+    if not any(pts for _, pts in series):
+        raise ImageError("curve_image has no finite points to plot", kind="invalid")
+    if width < 200 or height < 150:
+        raise ImageError(
+            f"curve_image needs at least 200×150 pixels, got {width}×{height}", kind="invalid"
+        )
+    return series, lines
+
+
+def _draw_axes(draw: Any, f: _Frame, x_ticks: list[float], x_dec: int, y_ticks: list[float],
+               y_labels: list[str], font: Any, tick: int) -> None:
+    ss = f.ss
+    for t, s in zip(y_ticks, y_labels, strict=True):
+        y = f.py(t)
+        draw.line([(f.left, y), (f.right, y)], fill=_GRID, width=ss)
+        draw.line([(f.left - tick, y), (f.left, y)], fill=_INK, width=ss)
+        tw, th = _text_size(draw, s, font)
+        draw.text((f.left - tick - 4 * ss - tw, y - th / 2), s, fill=_INK, font=font,
+                  anchor="la")
+    for t in x_ticks:
+        x = f.px(t)
+        draw.line([(x, f.top), (x, f.bottom)], fill=_GRID, width=ss)
+        draw.line([(x, f.bottom), (x, f.bottom + tick)], fill=_INK, width=ss)
+        s = f"{t:.{x_dec}f}"
+        tw, _ = _text_size(draw, s, font)
+        draw.text((x - tw / 2, f.bottom + tick + 3 * ss), s, fill=_INK, font=font)
+    draw.rectangle([(f.left, f.top), (f.right, f.bottom)], outline=_INK, width=ss)
+
+
+def _draw_lines(draw: Any, f: _Frame, series: _Series,
+                lines: list[tuple[str, float]]) -> _Legend:
+    """The series as lines (a lone point as a dot), the baselines dashed; the legend rows."""
+    ss = f.ss
+    legend: _Legend = []
+    for n, (name, pts) in enumerate(series):
+        colour = _SERIES_COLOURS[n % len(_SERIES_COLOURS)]
+        xy = [(f.px(x), f.py(y)) for x, y in pts]
+        if len(xy) == 1:
+            (cx, cy), r = xy[0], 3 * ss
+            draw.ellipse([(cx - r, cy - r), (cx + r, cy + r)], fill=colour)
+        elif xy:
+            draw.line(xy, fill=colour, width=2 * ss, joint="curve")
+        if name:
+            legend.append((name, colour, False))
+    for n, (name, value) in enumerate(lines):
+        colour = (120, 120, 120) if n == 0 else _SERIES_COLOURS[(n + 1) % len(_SERIES_COLOURS)]
+        y = f.py(value)
+        x = float(f.left)
+        while x < f.right:
+            draw.line([(x, y), (min(x + 8 * ss, f.right), y)], fill=colour, width=ss)
+            x += 14 * ss
+        legend.append((name, colour, True))
+    return legend
+
+
+def _draw_legend(draw: Any, f: _Frame, legend: _Legend, font: Any) -> None:
+    ss = f.ss
+    box_w = 36 * ss + max(_text_size(draw, name, font)[0] for name, _, _ in legend)
+    box_h = sum(_text_size(draw, name, font)[1] + 8 * ss for name, _, _ in legend)
+    # lower right: the emptiest corner of a rising training curve
+    lx, ly = f.right - 10 * ss - box_w, f.bottom - 10 * ss - box_h
+    draw.rectangle(
+        [(lx - 6 * ss, ly - 4 * ss), (lx + box_w, ly + box_h)],
+        fill=_BACKGROUND,
+        outline=_GRID,
+        width=ss,
+    )
+    for name, colour, dashed in legend:
+        _, th = _text_size(draw, name, font)
+        mid = ly + th / 2 + 2 * ss
+        if dashed:
+            draw.line([(lx, mid), (lx + 8 * ss, mid)], fill=colour, width=ss)
+            draw.line([(lx + 14 * ss, mid), (lx + 22 * ss, mid)], fill=colour, width=ss)
+        else:
+            draw.line([(lx, mid), (lx + 22 * ss, mid)], fill=colour, width=2 * ss)
+        draw.text((lx + 28 * ss, ly), name, fill=_INK, font=font)
+        ly += th + 8 * ss
+
+
 def curve_image(
     steps: Sequence[float],
     psnr_values: Sequence[float],
@@ -206,26 +343,9 @@ def curve_image(
     pil = pil_image("curve_image")
     from PIL import ImageDraw
 
-    series: list[tuple[str | None, list[tuple[float, float]]]] = []
-    for name, xs, ys in ((label, steps, psnr_values), *extra):
-        if len(xs) != len(ys):
-            raise ShapeError(f"curve_image needs as many steps as values: {len(xs)} and {len(ys)}")
-        pts = [
-            (float(x), float(y))
-            for x, y in zip(xs, ys, strict=True)
-            if math.isfinite(x) and math.isfinite(y)
-        ]
-        series.append((name, pts))
-    lines = [(name, float(v)) for name, v in baselines if math.isfinite(v)]
+    series, lines = _curve_data(label, steps, psnr_values, extra, baselines, width, height)
     all_x = [x for _, pts in series for x, _ in pts]
     all_y = [y for _, pts in series for _, y in pts] + [v for _, v in lines]
-    if not all_x:
-        raise ImageError("curve_image has no finite points to plot", kind="invalid")
-    if width < 200 or height < 150:
-        raise ImageError(
-            f"curve_image needs at least 200×150 pixels, got {width}×{height}", kind="invalid"
-        )
-
     ss = 2  # supersampling factor
     W, H = width * ss, height * ss
     img = pil.new("RGB", (W, H), _BACKGROUND)
@@ -241,83 +361,23 @@ def curve_image(
     yl_w, yl_h = _text_size(draw, yl, font)
     tick = 5 * ss
     strip_x = 10 * ss
-    left = strip_x + yl_h + 8 * ss + 8 * ss + label_w + 4 * ss + tick
-    right = W - 24 * ss
-    top = 22 * ss + _text_size(draw, title or "A", title_font)[1]
-    bottom = H - (text_h * 2 + 24 * ss)
-
-    def px(x: float) -> float:
-        return left + (x - x_lo) / (x_hi - x_lo) * (right - left)
-
-    def py(y: float) -> float:
-        return bottom - (y - y_lo) / (y_hi - y_lo) * (bottom - top)
-
-    for t, s in zip(y_ticks, y_labels, strict=True):
-        y = py(t)
-        draw.line([(left, y), (right, y)], fill=_GRID, width=ss)
-        draw.line([(left - tick, y), (left, y)], fill=_INK, width=ss)
-        tw, th = _text_size(draw, s, font)
-        draw.text((left - tick - 4 * ss - tw, y - th / 2), s, fill=_INK, font=font, anchor="la")
-    for t in x_ticks:
-        x = px(t)
-        draw.line([(x, top), (x, bottom)], fill=_GRID, width=ss)
-        draw.line([(x, bottom), (x, bottom + tick)], fill=_INK, width=ss)
-        s = f"{t:.{x_dec}f}"
-        tw, _ = _text_size(draw, s, font)
-        draw.text((x - tw / 2, bottom + tick + 3 * ss), s, fill=_INK, font=font)
-    draw.rectangle([(left, top), (right, bottom)], outline=_INK, width=ss)
-
-    legend: list[tuple[str, tuple[int, int, int], bool]] = []
-    for n, (name, pts) in enumerate(series):
-        colour = _SERIES_COLOURS[n % len(_SERIES_COLOURS)]
-        xy = [(px(x), py(y)) for x, y in pts]
-        if len(xy) == 1:
-            (cx, cy), r = xy[0], 3 * ss
-            draw.ellipse([(cx - r, cy - r), (cx + r, cy + r)], fill=colour)
-        elif xy:
-            draw.line(xy, fill=colour, width=2 * ss, joint="curve")
-        if name:
-            legend.append((name, colour, False))
-
-    for n, (name, value) in enumerate(lines):
-        colour = (120, 120, 120) if n == 0 else _SERIES_COLOURS[(n + 1) % len(_SERIES_COLOURS)]
-        y = py(value)
-        x = float(left)
-        while x < right:
-            draw.line([(x, y), (min(x + 8 * ss, right), y)], fill=colour, width=ss)
-            x += 14 * ss
-        legend.append((name, colour, True))
+    f = _Frame(left=strip_x + yl_h + 8 * ss + 8 * ss + label_w + 4 * ss + tick,
+               right=W - 24 * ss, top=22 * ss + _text_size(draw, title or "A", title_font)[1],
+               bottom=H - (text_h * 2 + 24 * ss), x_lo=x_lo, x_hi=x_hi, y_lo=y_lo, y_hi=y_hi,
+               ss=ss)
+    _draw_axes(draw, f, x_ticks, x_dec, y_ticks, y_labels, font, tick)
+    legend = _draw_lines(draw, f, series, lines)
     if legend:
-        box_w = 36 * ss + max(_text_size(draw, name, font)[0] for name, _, _ in legend)
-        box_h = sum(_text_size(draw, name, font)[1] + 8 * ss for name, _, _ in legend)
-        # lower right: the emptiest corner of a rising training curve
-        lx, ly = right - 10 * ss - box_w, bottom - 10 * ss - box_h
-        draw.rectangle(
-            [(lx - 6 * ss, ly - 4 * ss), (lx + box_w, ly + box_h)],
-            fill=_BACKGROUND,
-            outline=_GRID,
-            width=ss,
-        )
-        for name, colour, dashed in legend:
-            _, th = _text_size(draw, name, font)
-            mid = ly + th / 2 + 2 * ss
-            if dashed:
-                draw.line([(lx, mid), (lx + 8 * ss, mid)], fill=colour, width=ss)
-                draw.line([(lx + 14 * ss, mid), (lx + 22 * ss, mid)], fill=colour, width=ss)
-            else:
-                draw.line([(lx, mid), (lx + 22 * ss, mid)], fill=colour, width=2 * ss)
-            draw.text((lx + 28 * ss, ly), name, fill=_INK, font=font)
-            ly += th + 8 * ss
-
+        _draw_legend(draw, f, legend, font)
     if title:
         tw, _ = _text_size(draw, title, title_font)
         draw.text(((W - tw) / 2, 10 * ss), title, fill=_INK, font=title_font)
     xl = "step"
     tw, _ = _text_size(draw, xl, font)
-    draw.text(((left + right - tw) / 2, H - text_h - 10 * ss), xl, fill=_INK, font=font)
+    draw.text(((f.left + f.right - tw) / 2, H - text_h - 10 * ss), xl, fill=_INK, font=font)
     strip = pil.new("RGB", (yl_w + 4 * ss, yl_h + 8 * ss), _BACKGROUND)
     ImageDraw.Draw(strip).text((2 * ss, 2 * ss), yl, fill=_INK, font=font)
     strip = strip.rotate(90, expand=True)
-    img.paste(strip, (strip_x, int((top + bottom - strip.size[1]) / 2)))
+    img.paste(strip, (strip_x, int((f.top + f.bottom - strip.size[1]) / 2)))
     out: PILImage = img.resize((width, height), pil.Resampling.LANCZOS)
     return out
