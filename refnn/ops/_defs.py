@@ -338,8 +338,9 @@ def _add_row_vjp(
 def add_row(A: Mat, b: Mat) -> Mat:
     """A + 1·b: the 1×n row b added to every row of the m×n matrix A (a bias). Correctly
     rounded."""
-    m, _ = A.shape
-    return _elem(A, Matrix._new(*A.shape, b.data * m, b.domain), operator.add)
+    m, n = A.shape
+    dom = A._join(b)
+    return Matrix._new(m, n, tuple(map(operator.add, A.data, b.data * m)), dom)
 
 
 def _concat_shape(a: Shape, b: Shape) -> Shape:
@@ -610,6 +611,10 @@ def _step_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
 def step(A: Mat) -> Mat:
     """The Heaviside step: 1 where x > 0, else 0 (so step(0) = 0). Its derivative is taken
     as 0 everywhere (it is 0 wherever it exists); it is the mask in ReLU's VJP."""
+    if A.domain is scalars.FLOAT:
+        # the float table's formula, inlined (x > 0.0 is x > 0 for ints and floats, faster)
+        m, n = A.shape
+        return Matrix._new(m, n, tuple([1 if x > 0.0 else 0 for x in A.data]), A.domain)
     return _map1(A, "step")
 
 
@@ -622,6 +627,10 @@ def _relu_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
        domains=(_KINK0,), bound=_NOOP, cases=unary_cases(), smooth=False)
 def relu(A: Mat) -> Mat:
     """max(x, 0) element-wise. Its derivative at 0 is taken as 0 (``step(0) = 0``)."""
+    if A.domain is scalars.FLOAT:
+        # the float table's formula, inlined (x > 0.0 is x > 0 for ints and floats, faster)
+        m, n = A.shape
+        return Matrix._new(m, n, tuple([x if x > 0.0 else 0 * x for x in A.data]), A.domain)
     return _map1(A, "relu")
 
 
