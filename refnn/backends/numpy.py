@@ -93,8 +93,8 @@ def _w(a: Any) -> NumpyMatrix:
 
 def _num(p: Any) -> Any:
     """A parameter as a float backend sees it (ints stay ints, the rest the nearest double):
-    the registry's own conversion for the float domain."""
-    return const(p, None)
+    the registry's own conversion for the float domain (a float is already that)."""
+    return p if type(p) is float else const(p, None)
 
 
 # ---------------------------------------------------------------------- kernels
@@ -115,7 +115,7 @@ def _hadamard(A: NumpyMatrix, B: NumpyMatrix) -> NumpyMatrix:
 
 
 def _scale(A: NumpyMatrix, c: Any) -> NumpyMatrix:
-    return _w(float(_num(c)) * _a(A))
+    return _w((c if type(c) is float else float(_num(c))) * _a(A))
 
 
 def _add_scalar(A: NumpyMatrix, c: Any) -> NumpyMatrix:

@@ -70,7 +70,7 @@ class TorchMatrix(OpsOperators):
     @property
     def shape(self) -> tuple[int, int]:
         """``(m, n)``."""
-        return (int(self._t.shape[0]), int(self._t.shape[1]))
+        return tuple(self._t.shape)  # torch.Size of 2 ints
 
     @property
     def tensor(self) -> Any:
@@ -96,8 +96,8 @@ def _w(t: Any) -> TorchMatrix:
 
 def _num(p: Any) -> Any:
     """A parameter as a float backend sees it (ints stay ints, the rest the nearest double):
-    the registry's own conversion for the float domain."""
-    return const(p, None)
+    the registry's own conversion for the float domain (a float is already that)."""
+    return p if type(p) is float else const(p, None)
 
 
 def _exp(A: TorchMatrix) -> TorchMatrix:
@@ -168,11 +168,12 @@ KERNELS: Mapping[str, Callable[..., Any]] = {
     "sub": lambda A, B: _w(_t(A) - _t(B)),
     "neg": lambda A: _w(-_t(A)),
     "hadamard": lambda A, B: _w(_t(A) * _t(B)),
-    "scale": lambda A, c: _w(float(_num(c)) * _t(A)),
+    "scale": lambda A, c: _w((c if type(c) is float else float(_num(c))) * _t(A)),
     "add_scalar": lambda A, c: _w(_t(A) + float(_num(c))),
     "div": _div,
     "matmul": lambda A, B: _w(_t(A) @ _t(B)),
-    "transpose": lambda A: _w(_t(A).t().contiguous()),
+    # a view, not a copy: matmul reads a transposed operand directly
+    "transpose": lambda A: _w(_t(A).t()),
     "broadcast": _broadcast,
     "add_row": lambda A, b: _w(_t(A) + _t(b)),
     "concat_cols": lambda A, B: _w(torch.cat((_t(A), _t(B)), dim=1)),
