@@ -92,3 +92,24 @@ def test_mps_needs_float32_and_is_refused_clearly_where_missing() -> None:
     else:
         with pytest.raises(RuntimeError, match="no usable MPS device"):
             TorchBackend(device="mps")
+
+
+def test_sqrt_is_correctly_rounded_like_math_sqrt() -> None:
+    """torch 2.13's CPU float64 sqrt can be one ulp off (sqrt(0.5), sqrt(2)); the backend's
+    kernel must agree with IEEE's correctly rounded square root (Python's math.sqrt)."""
+    import math
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from refnn import ops
+
+    be = load("torch")
+
+    @given(st.lists(st.floats(min_value=1e-290, max_value=1e290), min_size=1, max_size=40))
+    def check(xs: list[float]) -> None:
+        xs = [0.5, 2.0, *xs]
+        got = be.to_matrix(ops.sqrt(be.from_matrix(Matrix([xs])))).data
+        assert list(got) == [math.sqrt(x) for x in xs]
+
+    check()
