@@ -123,33 +123,20 @@ def _sqrt(A: TorchMatrix) -> TorchMatrix:
     return _w(r + _sqrt_rounding_fix(a.detach(), r.detach()))
 
 
-def _exact_residual(a: Any, c: Any) -> Any:
-    """|a − c²| with c² taken exactly (Dekker's product: c² = p + e with Veltkamp's split)."""
-    t = 134217729.0 * c  # 2^27 + 1
-    hi = t - (t - c)
-    lo = c - hi
-    p = c * c
-    e = ((hi * hi - p) + 2.0 * hi * lo) + lo * lo
-    return ((a - p) - e).abs()
-
-
 def _sqrt_rounding_fix(a: Any, r: Any) -> Any:
     """What to add to PyTorch's float64 ``r = sqrt(a)`` to make it correctly rounded, as IEEE
     (and the reference) require: on torch 2.13's CPU build ``torch.sqrt(0.5)`` is one ulp
-    low. Of r and its two neighbouring doubles the one whose exact square is nearest to a
-    is kept (the difference is exact, so r + fix is that double). Entries outside
-    [1e-290, 1e290] (where the exact square could under- or overflow), zeros, inf and NaN
-    are left as they are. Not differentiated: the derivative stays PyTorch's."""
+    low, while its complex square root of a real x > 0 is the correctly rounded √x (the
+    real ``sqrt`` of the C library). The difference of two neighbouring doubles is exact,
+    so r + fix is that double. Zeros (−0.0 keeps its sign), inf and NaN are left as they
+    are. Not differentiated: the derivative stays PyTorch's."""
     with torch.no_grad():
-        if r.dtype != torch.float64 or r.numel() == 0:
-            return torch.zeros_like(r)
-        down = torch.nextafter(r, torch.zeros_like(r))
-        up = torch.nextafter(r, torch.full_like(r, float("inf")))
-        e_down, e_mid, e_up = (_exact_residual(a, c) for c in (down, r, up))
-        best = torch.where(e_down < e_mid, down, r)
-        best = torch.where(e_up < torch.minimum(e_down, e_mid), up, best)
-        safe = (a > 1e-290) & (a < 1e290)
-        return torch.where(safe, best - r, torch.zeros_like(r))
+        keep = torch.full_like(r, -0.0)  # x + (−0.0) is x for every x, −0.0 included
+        if r.dtype != torch.float64:
+            return keep
+        exact = a.to(torch.complex128).sqrt().real
+        finite_positive = (a > 0) & (a < float("inf"))
+        return torch.where(finite_positive, exact - r, keep)
 
 
 def _div(A: TorchMatrix, B: TorchMatrix) -> TorchMatrix:
