@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from refnn import scalars
@@ -61,12 +60,23 @@ class _Trace:
         self.counter = itertools.count()
 
 
-@dataclass(frozen=True, slots=True)
 class _Node:
-    spec: OpSpec
-    inputs: tuple[Any, ...]
-    params: tuple[Any, ...]
-    parents: tuple[Tracer | None, ...]
+    """How a traced value was made: the op, its (untraced) input values and parameters, and
+    for each input the tracer of this trace it came from (``None`` for a constant)."""
+
+    __slots__ = ("inputs", "params", "parents", "spec")
+
+    def __init__(
+        self,
+        spec: OpSpec,
+        inputs: tuple[Any, ...],
+        params: tuple[Any, ...],
+        parents: tuple[Tracer | None, ...],
+    ) -> None:
+        self.spec = spec
+        self.inputs = inputs
+        self.params = params
+        self.parents = parents
 
 
 class Tracer(OpsOperators):
@@ -97,10 +107,14 @@ class Tracer(OpsOperators):
     def __refnn_dispatch__(
         cls, spec: OpSpec, inputs: tuple[Any, ...], params: tuple[Any, ...]
     ) -> Tracer:
-        trace = max((a._trace for a in inputs if isinstance(a, Tracer)), key=lambda t: t.level)
+        trace: _Trace | None = None
+        for a in inputs:  # the innermost trace among the inputs records the op
+            if isinstance(a, Tracer) and (trace is None or a._trace.level > trace.level):
+                trace = a._trace
+        assert trace is not None  # dispatch only happens when an input is a tracer
         parents = tuple(a if isinstance(a, Tracer) and a._trace is trace else None for a in inputs)
         values = tuple(
-            a._value if p is not None else a for a, p in zip(inputs, parents, strict=True)
+            a if p is None else p._value for a, p in zip(inputs, parents, strict=True)
         )
         out = apply(spec, values, params)
         return Tracer(out, trace, _Node(spec, values, params, parents))
@@ -143,6 +157,10 @@ def _filled_like(x: Any, value: int) -> Any:
     return zero if value == 0 else ops.add_scalar(zero, value)
 
 
+def _by_idx(t: Tracer) -> int:
+    return t._idx
+
+
 def _backward(out: Tracer, seed: Any) -> dict[int, Any]:
     """Cotangents of every leaf tracer reached from ``out`` (keyed by ``id``)."""
     reached: dict[int, Tracer] = {}
@@ -156,7 +174,9 @@ def _backward(out: Tracer, seed: Any) -> dict[int, Any]:
             stack.extend(p for p in t._node.parents if p is not None)
     cot: dict[int, Any] = {id(out): seed}
     leaves: dict[int, Any] = {}
-    for t in sorted(reached.values(), key=lambda t: t._idx, reverse=True):
+    add = ops.add
+    # Newest first: a tracer's cotangent is complete once every tracer made from it is done.
+    for t in sorted(reached.values(), key=_by_idx, reverse=True):
         g = cot.pop(id(t), None)
         if g is None:
             continue
@@ -164,16 +184,18 @@ def _backward(out: Tracer, seed: Any) -> dict[int, Any]:
         if node is None:
             leaves[id(t)] = g
             continue
+        parents = node.parents
         if node.spec.vjp_selective:
-            needs = tuple(p is not None for p in node.parents)
+            needs = tuple(p is not None for p in parents)
             cts = node.spec.vjp(g, t._value, node.inputs, node.params, needs)  # type: ignore[call-arg]
         else:
             cts = node.spec.vjp(g, t._value, node.inputs, node.params)
-        for parent, ct in zip(node.parents, cts, strict=True):
+        for parent, ct in zip(parents, cts, strict=True):
             if parent is None:
                 continue
-            prev = cot.get(id(parent))
-            cot[id(parent)] = ct if prev is None else ops.add(prev, ct)
+            key = id(parent)
+            prev = cot.get(key)
+            cot[key] = ct if prev is None else add(prev, ct)
     return leaves
 
 

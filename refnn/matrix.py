@@ -37,10 +37,11 @@ same Python minor version.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
-from itertools import chain, cycle, repeat
+from itertools import chain, compress, cycle, repeat
 from typing import Any, Generic, NoReturn, TypeVar, cast
 
 from refnn import scalars
@@ -55,6 +56,8 @@ U = TypeVar("U")
 _UNIT_ROUNDOFF = 2.0**-53
 #: Up to this inner dimension k, ``@`` sums k outer products (faster than m·n short sums).
 _SMALL_INNER = 4
+#: From this many columns of the right factor on, ``@`` skips the exact zeros of the left.
+_SKIP_ZEROS_MIN_COLS = 4
 
 
 def gamma(n: int) -> float:
@@ -162,6 +165,45 @@ def _is_scalar(c: object) -> bool:
     except TypeError:
         return False
     return True
+
+
+def _matmul_skipping_zeros(
+    rows: Iterable[tuple[Any, ...]], b: tuple[Any, ...], k: int, n: int
+) -> list[float] | None:
+    """The float product A @ B (rows of A, B flat k×n) leaving out the terms whose A entry
+    is an exact zero — ReLU activations and masked cotangents are about half zeros — or
+    ``None`` when B does not allow it (an entry that is not a finite float).
+
+    Bit-identical to the plain sums ``sum(map(mul, row, col))``: with every B entry a finite
+    float, a left-out term is 0·b = ±0.0; a running float sum that starts from the int 0 is
+    never −0.0 (0 + x is +0.0 for x = −0.0, and x + y is −0.0 only when both are), and
+    s + (±0.0) = s for every other s, inf and NaN included (on Python 3.12+ Neumaier's
+    compensation term is unchanged too). The kept terms are the same products, added in the
+    same order, and a row without non-zero entries gives the plain sum's 0.0.
+    """
+    if set(map(type, b)) != {float} or not math.isfinite(sum(b)):
+        return None  # an int, inf or NaN in B: 0·b may not be ±0.0 (or not a float)
+    mul = operator.mul
+    b_rows = [b[t * n : (t + 1) * n] for t in range(k)]
+    cols = list(zip(*b_rows, strict=True))
+    zeros = (0.0,) * n
+    wide = k > 32
+    out: list[float] = []
+    extend = out.extend
+    for r in rows:
+        kept = tuple(compress(r, r))  # the non-zero entries (NaN is kept: it is truthy)
+        s = len(kept)
+        if 4 * s > 3 * k:  # mostly non-zero: the plain sums
+            extend(map(sum, map(map, repeat(mul), repeat(r, n), cols)))
+        elif s == 0:
+            extend(zeros)
+        elif wide:  # long rows: gather the matching entries of every column, then sum
+            gathered = zip(*compress(b_rows, r), strict=True)
+            extend(map(sum, map(map, repeat(mul), repeat(kept, n), gathered)))
+        else:  # short rows: sum the kept rows of B, each scaled by its entry, column by column
+            scaled = map(map, repeat(mul), map(repeat, kept), compress(b_rows, r))
+            extend(map(sum, zip(*scaled, strict=True)))
+    return out
 
 
 class Matrix(Generic[E]):
@@ -553,12 +595,18 @@ class Matrix(Generic[E]):
                            cycle(b[t * n : (t + 1) * n]))
                 acc = list(term) if t == 0 else list(map(operator.add, acc, term))
             return Matrix._new(self._m, n, tuple(acc), domain)
-        cols = [list(c) for c in other.cols()]  # lists iterate a little faster than tuples
-        out: list[Any] = []
-        extend = out.extend
-        for r in self.rows():
-            extend([sum(map(mul, r, c)) for c in cols])
-        return Matrix._new(self._m, n, tuple(out), domain)
+        if n >= _SKIP_ZEROS_MIN_COLS and domain is scalars.FLOAT and not all(self._data):
+            skipped: list[Any] | None = _matmul_skipping_zeros(self.rows(), other._data, k, n)
+            if skipped is not None:
+                return Matrix._new(self._m, n, tuple(skipped), domain)
+        # Entry (i, j) is sum(map(mul, row_i, col_j)), as a plain loop would compute it; the
+        # loop over the m·n entries runs in C too (each row repeated n times against the
+        # columns cycled), which saves the bytecode and the list comprehension per entry.
+        rows_rep = chain.from_iterable(map(repeat, self.rows(), repeat(n)))
+        cols = cycle(list(other.cols()))
+        entries: Iterator[Iterable[Any]] = map(map, repeat(mul), rows_rep, cols)
+        out: tuple[Any, ...] = tuple(map(sum, entries))
+        return Matrix._new(self._m, n, out, domain)
 
     # ------------------------------------------------------------------ reductions
     def sum(self) -> E:

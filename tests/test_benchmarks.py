@@ -30,7 +30,7 @@ def test_mlp_step_benchmark_runs() -> None:
 
 def test_vs_micrograd_checks_gradients_first() -> None:
     pytest.importorskip("micrograd")
-    out = run("vs_micrograd.py", "0.05")
+    out = run("vs_micrograd.py", "0.05", "--repeat", "1")
     assert "largest relative difference" in out and "faster" in out
 
 
@@ -38,3 +38,10 @@ def test_reconstruction_benchmark_runs_on_a_tiny_image() -> None:
     out = run("reconstruction.py", "--steps", "3", "--size", "6", "--skip-spiral")
     for model in ("relu", "tanh", "fourier", "siren"):
         assert f"| {model} |" in out
+
+
+def test_backend_overhead_checks_agreement_before_timing() -> None:
+    pytest.importorskip("numpy")
+    out = run("backend_overhead.py", "--repeat", "1", "--seconds", "0.01", "--siren-size", "12")
+    assert out.count("numpy: refnn vs plain: losses and parameters after 3 steps agree") == 2
+    assert "refnn / plain" in out and "load average" in out

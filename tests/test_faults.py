@@ -131,9 +131,9 @@ def test_a_missing_torch_or_numpy_is_one_line(work: Path, capsys: pytest.Capture
     for module in ("torch", "numpy"):
         with monkeypatch.context() as m:
             m.setitem(sys.modules, module, None)  # `import torch` raises ImportError
-            if module == "numpy":
-                for name in [n for n in sys.modules if n.startswith("refnn.backends.")]:
-                    m.delitem(sys.modules, name)
+            # forget refnn's backend modules too, whichever test imported them before
+            for name in [n for n in sys.modules if n.startswith("refnn.backends.")]:
+                m.delitem(sys.modules, name)
             line = _fails(["reconstruct", *TINY, "--backend", module], 2, capsys)
         assert module in line and "not installed" in line, line
 

@@ -30,6 +30,7 @@ from refnn.ops.operators import OpsOperators
 __all__ = ["KERNELS", "NumpyBackend", "NumpyMatrix", "backend", "kernels"]
 
 Array = npt.NDArray[np.float64]
+_F64 = np.dtype(np.float64)
 
 
 class NumpyMatrix(OpsOperators):
@@ -48,15 +49,15 @@ class NumpyMatrix(OpsOperators):
 
     @classmethod
     def _wrap(cls, a: Any) -> NumpyMatrix:
-        """Internal fast path: ``a`` is a fresh float64 2-D array nobody else holds."""
+        """Internal fast path: ``a`` is a fresh float64 2-D array nobody else holds (or a
+        read-only view of one)."""
         self = object.__new__(cls)
-        arr = np.asarray(a, dtype=np.float64)
-        if arr.flags.writeable and arr.base is None:
-            arr.flags.writeable = False
-        elif arr.flags.writeable:
-            arr = arr.copy()
-            arr.flags.writeable = False
-        object.__setattr__(self, "_a", arr)
+        arr = a if type(a) is np.ndarray and a.dtype == _F64 else np.asarray(a, dtype=_F64)
+        if arr.flags.writeable:
+            if arr.base is not None:  # a writeable view: someone else could change it
+                arr = arr.copy()
+            arr.setflags(write=False)
+        _set_a(self, arr)
         return self
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -65,8 +66,7 @@ class NumpyMatrix(OpsOperators):
     @property
     def shape(self) -> tuple[int, int]:
         """``(m, n)``."""
-        m, n = self._a.shape
-        return (int(m), int(n))
+        return self._a.shape  # a 2-tuple of ints
 
     @property
     def array(self) -> Array:
@@ -80,6 +80,9 @@ class NumpyMatrix(OpsOperators):
         return str(Matrix(self._a.tolist()))
 
 
+_set_a = NumpyMatrix.__dict__["_a"].__set__  # the slot's own setter (immutable class)
+
+
 def _a(x: NumpyMatrix) -> Array:
     return x._a
 
@@ -90,8 +93,8 @@ def _w(a: Any) -> NumpyMatrix:
 
 def _num(p: Any) -> Any:
     """A parameter as a float backend sees it (ints stay ints, the rest the nearest double):
-    the registry's own conversion for the float domain."""
-    return const(p, None)
+    the registry's own conversion for the float domain (a float is already that)."""
+    return p if type(p) is float else const(p, None)
 
 
 # ---------------------------------------------------------------------- kernels
@@ -112,7 +115,7 @@ def _hadamard(A: NumpyMatrix, B: NumpyMatrix) -> NumpyMatrix:
 
 
 def _scale(A: NumpyMatrix, c: Any) -> NumpyMatrix:
-    return _w(float(_num(c)) * _a(A))
+    return _w((c if type(c) is float else float(_num(c))) * _a(A))
 
 
 def _add_scalar(A: NumpyMatrix, c: Any) -> NumpyMatrix:
@@ -131,7 +134,9 @@ def _matmul(A: NumpyMatrix, B: NumpyMatrix) -> NumpyMatrix:
 
 
 def _transpose(A: NumpyMatrix) -> NumpyMatrix:
-    return _w(np.ascontiguousarray(_a(A).T))
+    # A read-only view, not a copy: BLAS reads a transposed operand directly, and in a
+    # backward pass every Dense layer transposes its weights and its input.
+    return _w(_a(A).T)
 
 
 def _broadcast(A: NumpyMatrix, m: int, n: int) -> NumpyMatrix:

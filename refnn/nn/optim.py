@@ -119,6 +119,39 @@ def _leaves(params: PyTree, grads: PyTree) -> tuple[list[Any], list[Any], TreeDe
     return p_leaves, g_leaves, p_def
 
 
+_UPDATE_OPS = ("scale", "add", "sub", "div", "sqrt", "square", "add_scalar")
+
+
+def _kernel_table(*groups: Any) -> Any:
+    """The kernel table of the backend that owns every leaf, when an update may call the
+    kernels directly; ``None`` otherwise. ``groups`` are parallel sequences of leaves
+    (parameters, gradients, moments): the i-th leaves of all groups must share a shape.
+
+    An update makes a dozen element-wise ops per parameter matrix on values whose shapes
+    are checked here, so the dispatch of each op (tracer hook, backend lookup, shape rule)
+    is pure overhead: on small networks it costs as much as the arithmetic. The kernels
+    are the ones :func:`refnn.ops.apply` would pick, called with the same arguments, so
+    the result is the same. Traced values (an update inside ``grad``), values of two
+    backends or of unequal shapes take the ordinary ``ops`` path, which records, converts
+    or raises as usual.
+    """
+    if not groups or not groups[0]:
+        return None
+    t = type(groups[0][0])
+    if getattr(t, "__refnn_dispatch__", None) is not None:
+        return None
+    for leaves in zip(*groups, strict=True):
+        shape = leaves[0].shape if type(leaves[0]) is t else None
+        for x in leaves:
+            if type(x) is not t or x.shape != shape:
+                return None
+    try:
+        table = ops.kernels_for((groups[0][0],))
+    except TypeError:
+        return None
+    return table if all(name in table for name in _UPDATE_OPS) else None
+
+
 def _zeros_like(leaves: list[Any]) -> list[Any]:
     return [ops.scale(0, x) for x in leaves]
 
@@ -218,8 +251,19 @@ class Adam:
         step_size = lr / (1 - b1**t)  # η/(1 − β₁ᵗ): η·m̂ = step_size·m
         v_corr = 1 / (1 - b2**t)  # v̂ = v_corr·v
         decay = 1 - lr * self.weight_decay if self.weight_decay else None
-        scale, add, sub, div = ops.scale, ops.add, ops.sub, ops.div
-        sqrt, square, add_scalar = ops.sqrt, ops.square, ops.add_scalar
+        k = _kernel_table(ps, gs, state.m, state.v)
+        if k is not None:  # the same kernels, called directly (see _kernel_table)
+            ks, kadd, ksub, kdiv = k["scale"], k["add"], k["sub"], k["div"]
+            ksqrt, ksquare, kadd_scalar = k["sqrt"], k["square"], k["add_scalar"]
+
+            def scale(c: Any, A: Any) -> Any:
+                return ks(A, c)
+
+            add, sub, div, sqrt = kadd, ksub, kdiv, ksqrt
+            square, add_scalar = ksquare, kadd_scalar
+        else:
+            scale, add, sub, div = ops.scale, ops.add, ops.sub, ops.div
+            sqrt, square, add_scalar = ops.sqrt, ops.square, ops.add_scalar
         ms: list[Any] = []
         vs: list[Any] = []
         new: list[Any] = []

@@ -123,6 +123,7 @@ _LIBM = ErrorBound(ulps=2.0, vjp_ulps=8.0)
 _RED = ErrorBound(ulps=0.5, reduction=True, vjp_ulps=2.0)
 
 _POS = InputDomain(lo=0.05, hi=5.0)
+_NEG_INF = -math.inf
 _KINK0 = InputDomain(lo=-3.0, hi=3.0, avoid=(0.0,), margin=1e-2)
 
 
@@ -391,8 +392,9 @@ def add_row(A: Mat, b: Mat) -> Mat:
     Bound: forward 0.5 ulp (one addition per entry); VJP 2 ulp beyond sum_rows's γₘ·Σ|g| for b
     (g itself for A: exact).
     """
-    m, _ = A.shape
-    return _elem(A, Matrix._new(*A.shape, b.data * m, b.domain), operator.add)
+    m, n = A.shape
+    dom = A._join(b)
+    return Matrix._new(m, n, tuple(map(operator.add, A.data, b.data * m)), dom)
 
 
 def _concat_shape(a: Shape, b: Shape) -> Shape:
@@ -747,6 +749,12 @@ def step(A: Mat) -> Mat:
 
     Bound: forward 0 ulp (0 or 1: exact); VJP 0 ulp (0·g: exact).
     """
+    if A.domain is scalars.FLOAT:
+        # the float table's formula, inlined (x > 0.0 is x > 0 for ints and floats, faster):
+        # 1 above 0, 0 at or below, NaN stays NaN
+        m, n = A.shape
+        return Matrix._new(
+            m, n, tuple([1 if x > 0.0 else (0 if x <= 0.0 else x) for x in A.data]), A.domain)
     return _map1(A, "step")
 
 
@@ -763,6 +771,12 @@ def relu(A: Mat) -> Mat:
 
     Bound: forward 0 ulp (x or 0: exact); VJP 0 ulp (g⊙step(x): exact).
     """
+    if A.domain is scalars.FLOAT:
+        # the float table's formula, inlined (x > 0.0 is x > 0 for ints and floats, faster):
+        # 0·x keeps an int an int and NaN NaN; −inf gives its limit 0
+        m, n = A.shape
+        return Matrix._new(m, n, tuple(
+            [x if x > 0.0 else (0 * x if x != _NEG_INF else 0.0) for x in A.data]), A.domain)
     return _map1(A, "relu")
 
 
