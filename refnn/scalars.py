@@ -40,6 +40,11 @@ from fractions import Fraction
 from typing import Any
 
 from refnn.errors import DomainError
+from refnn.rules import RULES, check, violation
+
+# the domain rules' predicates (refnn.rules), bound once: they run per entry
+_LOG, _SQRT, _DIV = RULES["log"].outside, RULES["sqrt"].outside, RULES["div"].outside
+_POW_NEG, _POW_ZERO = RULES["pow_neg"].outside, RULES["pow_zero"].outside
 
 __all__ = [
     "FLOAT",
@@ -91,14 +96,14 @@ class Domain:
 
 # --------------------------------------------------------------------------- float
 def _float_log(x: float) -> float:
-    if x <= 0:
-        raise DomainError(f"log needs positive entries in the float domain, got {x!r}")
+    if _LOG(x):
+        raise violation("log", x)
     return math.log(x)
 
 
 def _float_sqrt(x: float) -> float:
-    if x < 0:
-        raise DomainError(f"sqrt needs non-negative entries in the float domain, got {x!r}")
+    if _SQRT(x):
+        raise violation("sqrt", x)
     return math.sqrt(x)
 
 
@@ -116,10 +121,10 @@ def _float_softplus(x: float) -> float:
 
 
 def _float_pow(x: float, p: Any) -> Any:
-    if x < 0 and p != int(p):
-        raise DomainError(f"pow of a negative entry {x!r} to a non-integer power {p!r}")
-    if x == 0 and p < 0:
-        raise DomainError(f"pow of a zero entry to a negative power {p!r}")
+    if _POW_NEG(x, p):
+        raise violation("pow_neg", x, p)
+    if _POW_ZERO(x, p):
+        raise violation("pow_zero", x, p)
     return x**p
 
 
@@ -149,8 +154,8 @@ def _float_relu(x: Any) -> Any:
 
 
 def _float_div(x: Any, y: Any) -> Any:
-    if y == 0:
-        raise DomainError("element-wise division by a zero entry")
+    if _DIV(y):
+        raise violation("div", y)
     return x / y
 
 
@@ -192,13 +197,13 @@ def _build_fraction() -> dict[str, ScalarFn]:
     def fpow(x: Fraction, p: Any) -> Any:
         if p != int(p):
             raise DomainError(f"pow to a non-integer power {p!r} is not exact for Fractions")
-        if x == 0 and p < 0:
-            raise DomainError(f"pow of a zero entry to a negative power {p!r}")
+        if _POW_ZERO(x, p):
+            raise violation("pow_zero", x, p)
         return Fraction(x) ** int(p)
 
     def fdiv(x: Any, y: Any) -> Any:
-        if y == 0:
-            raise DomainError("element-wise division by a zero entry")
+        if _DIV(y):
+            raise violation("div", y)
         return Fraction(x) / Fraction(y)
 
     t.update(pow=fpow, div=fdiv, to_float=float)
@@ -236,23 +241,20 @@ def _build_mpmath() -> dict[str, ScalarFn]:
     import mpmath
 
     def mlog(x: Any) -> Any:
-        if x <= 0:
-            raise DomainError(f"log needs positive entries, got {x}")
+        check("log", x)
         return mpmath.log(x)
 
     def msqrt(x: Any) -> Any:
-        if x < 0:
-            raise DomainError(f"sqrt needs non-negative entries, got {x}")
+        check("sqrt", x)
         return mpmath.sqrt(x)
 
     def mpow(x: Any, p: Any) -> Any:
-        if x < 0 and p != int(p):
-            raise DomainError(f"pow of a negative entry to a non-integer power {p!r}")
+        check("pow_neg", x, p)
+        check("pow_zero", x, p)
         return mpmath.power(x, p)
 
     def mdiv(x: Any, y: Any) -> Any:
-        if y == 0:
-            raise DomainError("element-wise division by a zero entry")
+        check("div", y)
         return mpmath.mpf(x) / y
 
     t = _exact_common()

@@ -26,6 +26,7 @@ from refnn.errors import DomainError
 from refnn.matrix import Matrix
 from refnn.ops import const
 from refnn.ops.operators import OpsOperators
+from refnn.rules import check_array
 
 __all__ = ["KERNELS", "NumpyBackend", "NumpyMatrix", "backend", "kernels"]
 
@@ -124,8 +125,7 @@ def _add_scalar(A: NumpyMatrix, c: Any) -> NumpyMatrix:
 
 def _div(A: NumpyMatrix, B: NumpyMatrix) -> NumpyMatrix:
     b = _a(B)
-    if (b == 0).any():
-        raise DomainError("element-wise division by a zero entry")
+    check_array("div", b)
     return _w(_a(A) / b)
 
 
@@ -183,24 +183,20 @@ def _exp(A: NumpyMatrix) -> NumpyMatrix:
 
 def _log(A: NumpyMatrix) -> NumpyMatrix:
     a = _a(A)
-    if (a <= 0).any():
-        raise DomainError(f"log needs positive entries, got {a[a <= 0].flat[0]!r}")
+    check_array("log", a)
     return _w(np.log(a))
 
 
 def _sqrt(A: NumpyMatrix) -> NumpyMatrix:
     a = _a(A)
-    if (a < 0).any():
-        raise DomainError(f"sqrt needs non-negative entries, got {a[a < 0].flat[0]!r}")
+    check_array("sqrt", a)
     return _w(np.sqrt(a))
 
 
 def _pow(A: NumpyMatrix, p: Any) -> NumpyMatrix:
     a, q = _a(A), _num(p)
-    if q != int(q) and (a < 0).any():
-        raise DomainError(f"pow of a negative entry to a non-integer power {p!r}")
-    if q < 0 and (a == 0).any():
-        raise DomainError(f"pow of a zero entry to a negative power {p!r}")
+    check_array("pow_neg", a, q)
+    check_array("pow_zero", a, q)
     y = np.power(a, float(q))
     if q > 0 and not (q == int(q) and int(q) % 2 == 1):
         # C99: pow(±0, y) = +0 for y > 0 not an odd integer (NumPy's power(−0, 0.5) is −0)

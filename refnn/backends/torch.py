@@ -35,6 +35,7 @@ from refnn.errors import DomainError
 from refnn.matrix import Matrix
 from refnn.ops import const
 from refnn.ops.operators import OpsOperators
+from refnn.rules import check_array
 
 __all__ = ["KERNELS", "VJPS", "TorchBackend", "TorchMatrix", "backend"]
 
@@ -116,15 +117,13 @@ def _exp(A: TorchMatrix) -> TorchMatrix:
 
 def _log(A: TorchMatrix) -> TorchMatrix:
     a = _t(A)
-    if bool((a <= 0).any()):
-        raise DomainError("log needs positive entries")
+    check_array("log", a)
     return _w(torch.log(a))
 
 
 def _sqrt(A: TorchMatrix) -> TorchMatrix:
     a = _t(A)
-    if bool((a < 0).any()):
-        raise DomainError("sqrt needs non-negative entries")
+    check_array("sqrt", a)
     exact = _correctly_rounded_sqrt(a.detach())
     if exact is None:
         return _w(torch.sqrt(a))
@@ -154,17 +153,14 @@ def _correctly_rounded_sqrt(a: Any) -> Any:
 
 def _div(A: TorchMatrix, B: TorchMatrix) -> TorchMatrix:
     b = _t(B)
-    if bool((b == 0).any()):
-        raise DomainError("element-wise division by a zero entry")
+    check_array("div", b)
     return _w(_t(A) / b)
 
 
 def _pow(A: TorchMatrix, p: Any) -> TorchMatrix:
     a, q = _t(A), _num(p)
-    if q != int(q) and bool((a < 0).any()):
-        raise DomainError(f"pow of a negative entry to a non-integer power {p!r}")
-    if q < 0 and bool((a == 0).any()):
-        raise DomainError(f"pow of a zero entry to a negative power {p!r}")
+    check_array("pow_neg", a, q)
+    check_array("pow_zero", a, q)
     y = torch.pow(a, q)
     if q > 0 and not (q == int(q) and int(q) % 2 == 1):
         # C99: pow(±0, y) = +0 for y > 0 not an odd integer (torch.pow(−0, 0.5) is −0)
