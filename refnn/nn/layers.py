@@ -27,6 +27,7 @@ from refnn.matrix import Matrix, fmt_shape
 from refnn.nn import initializers as inits
 from refnn.nn.initializers import Initializer
 from refnn.nn.tree import PyTree
+from refnn.ops import Value
 
 __all__ = [
     "Dense",
@@ -51,7 +52,6 @@ __all__ = [
     "tanh",
 ]
 
-Value = Any
 
 
 @runtime_checkable
@@ -68,7 +68,7 @@ class Layer(Protocol):
 
 
 def _columns(x: Value) -> int:
-    return int(ops.concrete(x).shape[1])
+    return int(x.shape[1])
 
 
 # ------------------------------------------------------------------ activation functions
@@ -235,7 +235,7 @@ class Dense:
             raise ShapeError(
                 f"Dense({self.in_features}→{self.out_features}) takes a batch×"
                 f"{self.in_features} input (one example per row), got "
-                f"{fmt_shape(ops.concrete(x).shape)}"
+                f"{fmt_shape(x.shape)}"
             )
         y = ops.matmul(x, params["W"])
         if self.bias:
@@ -260,12 +260,12 @@ class FourierFeatures:
     @property
     def in_features(self) -> int:
         """Rows of ``B``."""
-        return int(ops.concrete(self.B).shape[0])
+        return int(self.B.shape[0])
 
     @property
     def out_features(self) -> int:
         """2k: a sine and a cosine for each column of ``B``."""
-        return 2 * int(ops.concrete(self.B).shape[1])
+        return 2 * int(self.B.shape[1])
 
     @classmethod
     def gaussian(
@@ -306,7 +306,7 @@ class FourierFeatures:
         if _columns(x) != self.in_features:
             raise ShapeError(
                 f"FourierFeatures takes a batch×{self.in_features} input, got "
-                f"{fmt_shape(ops.concrete(x).shape)}"
+                f"{fmt_shape(x.shape)}"
             )
         z = ops.scale(2.0 * math.pi, ops.matmul(x, self.B))
         return ops.concat_cols(ops.sin(z), ops.cos(z))
