@@ -1,0 +1,143 @@
+"""Tests that kill the mutants a sampled mutation run found alive (issue 13, item 8).
+
+Each test names the mutant it kills. Every expectation comes from outside the code under
+test: exact ``Fraction`` arithmetic, a correctly rounded IEEE division, a documented
+default, or a hand-drawn random sequence.
+"""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+from typing import Any
+
+import pytest
+
+import refnn
+from refnn import Matrix, ShapeError, image, nn, ops, scalars
+from refnn.matrix import gamma
+
+U = Fraction(1, 2**53)  # the unit roundoff of IEEE double precision
+
+
+# ----------------------------------------------------------------------- ops.concrete
+class _Box:
+    """A stand-in for a tracer: anything with ``__refnn_value__``."""
+
+    def __init__(self, value: Any) -> None:
+        self.__refnn_value__ = value
+
+
+def test_concrete_unwraps_every_level_and_leaves_values_alone() -> None:
+    # mutants: `if` for `while` (one level only), returning x unchanged
+    M = Matrix([[1.0, 2.0]])
+    assert ops.concrete(M) is M
+    assert ops.concrete(_Box(M)) is M
+    assert ops.concrete(_Box(_Box(_Box(M)))) is M
+    assert ops.concrete(3.5) == 3.5
+
+
+def test_concrete_sees_the_matrix_under_nested_grads() -> None:
+    M = Matrix([[0.5, -1.5]])
+    seen: list[Any] = []
+
+    def inner(x: Any) -> Any:
+        seen.append(ops.concrete(x))
+        return ops.sum(ops.square(x))
+
+    def outer(x: Any) -> Any:
+        return ops.sum(refnn.grad(inner)(x))  # d/dx Σ 2x = 2 per entry
+
+    assert refnn.grad(outer)(M) == Matrix([[2.0, 2.0]])
+    assert seen and all(type(v) is Matrix and v == M for v in seen)
+
+
+# ----------------------------------------------------------------------- autodiff seeds
+def test_float_gradients_are_floats_not_ints() -> None:
+    # mutant: autodiff._filled_like seeding float-domain gradients with the int 1 (or 0)
+    M = Matrix([[1.0, 2.0], [3.0, 4.0]])
+    g = refnn.grad(lambda a: ops.sum(a))(M)
+    assert g.domain is scalars.FLOAT
+    assert all(type(v) is float and v == 1.0 for v in g.data)
+    # an argument the output does not depend on gets a float zero gradient
+    _, gy = refnn.grad(lambda a, b: ops.sum(a), argnums=(0, 1))(M, M)
+    assert all(type(v) is float and v == 0.0 for v in gy.data)
+
+
+def test_exact_gradients_stay_exact() -> None:
+    F = Matrix([[Fraction(1, 3), Fraction(2, 3)]])
+    g = refnn.grad(lambda a: ops.mean(a))(F)
+    assert g.data == (Fraction(1, 2), Fraction(1, 2))
+
+
+# ----------------------------------------------------------------------- gamma(n)
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 1000, 2**20, 2**40])
+def test_gamma_is_nu_over_one_minus_nu(n: int) -> None:
+    # mutant: nu * (1 - nu) in place of nu / (1 - nu); that is below n·u, γₙ is above it
+    exact = n * U / (1 - n * U)
+    assert Fraction(gamma(n)) > n * U
+    assert abs(Fraction(gamma(n)) - exact) <= 2 * U * exact  # two roundings at most
+
+
+# ----------------------------------------------------------------------- Matrix.allclose
+def test_allclose_is_relative_to_the_other_argument() -> None:
+    # |a − b| ≤ atol + rtol·|b| (b is `other`); mutant: rtol·|a|
+    assert Matrix([[1.0]]).allclose(Matrix([[2.0]]), rtol=0.5)  # 1 ≤ 0.5·2
+    assert not Matrix([[2.0]]).allclose(Matrix([[1.0]]), rtol=0.5)  # 1 > 0.5·1
+    assert Matrix([[0.0]]).allclose(Matrix([[1e-3]]), rtol=0.0, atol=1e-3)
+    assert not Matrix([[0.0]]).allclose(Matrix([[1e-3]]), rtol=0.0, atol=9e-4)
+
+
+# ----------------------------------------------------------------------- mean rounding
+def test_float_mean_is_one_correctly_rounded_division() -> None:
+    # mutant: total * (1/N), which is one ulp below 5/3 here
+    assert ops.mean(Matrix([[1.0, 2.0, 2.0]])).data[0] == 5.0 / 3
+    assert 5.0 * (1 / 3) != 5.0 / 3  # the mutant's value really differs
+    assert ops.mean(Matrix([[1, 2, 2]])).data[0] == 5.0 / 3  # int entries, float domain
+    assert ops.mean(Matrix([[Fraction(1), Fraction(2), Fraction(2)]])).data[0] == Fraction(5, 3)
+
+
+# ----------------------------------------------------------------------- step_decay
+def test_step_decay_default_gamma_is_one_tenth() -> None:
+    # documented: k ↦ lr·γ^⌊k/step_size⌋ with γ = 0.1 by default
+    s = nn.step_decay(2.0, 3)
+    assert [s(k) for k in (0, 2, 3, 5, 6)] == [2.0, 2.0, 2.0 * 0.1, 2.0 * 0.1, 2.0 * 0.1**2]
+
+
+# ----------------------------------------------------------------------- error types
+def test_one_hot_with_no_classes_is_a_shape_error() -> None:
+    with pytest.raises(ShapeError, match="k ≥ 1"):
+        nn.one_hot([1], 0)
+    with pytest.raises(ShapeError, match="at least one label"):
+        nn.one_hot([], 2)
+
+
+@pytest.mark.parametrize(("in_features", "k"), [(2, 0), (0, 3), (2, -1), (2, 1.5)])
+def test_fourier_features_with_no_columns_is_a_shape_error(in_features: Any, k: Any) -> None:
+    with pytest.raises(ShapeError):
+        nn.FourierFeatures.gaussian(in_features, k, 1.0, random.Random(0))
+    with pytest.raises(ShapeError):
+        image.gaussian_fourier_matrix(k, 1.0, 0, in_features)
+
+
+def test_positional_features_with_no_frequencies_is_a_shape_error() -> None:
+    with pytest.raises(ShapeError, match="n_frequencies"):
+        nn.FourierFeatures.positional(2, 0)
+
+
+@pytest.mark.parametrize("sigma", [0.0, -1.0, float("inf"), float("nan")])
+def test_fourier_sigma_must_be_positive_and_finite(sigma: float) -> None:
+    with pytest.raises(refnn.DomainError, match="sigma"):
+        nn.FourierFeatures.gaussian(2, 3, sigma, 0)
+
+
+def test_numpy_matrix_refuses_empty_arrays() -> None:
+    np = pytest.importorskip("numpy")
+    from refnn.backends.numpy import NumpyMatrix
+
+    for shape in ((2, 0), (0, 2), (0, 0)):
+        with pytest.raises(ValueError, match="m, n ≥ 1"):
+            NumpyMatrix(np.zeros(shape))
+    with pytest.raises(ValueError, match="2-D"):
+        NumpyMatrix(np.zeros(3))
+    assert NumpyMatrix(np.zeros((1, 1))).shape == (1, 1)
