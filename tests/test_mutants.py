@@ -114,9 +114,11 @@ def test_one_hot_with_no_classes_is_a_shape_error() -> None:
 
 @pytest.mark.parametrize(("in_features", "k"), [(2, 0), (0, 3), (2, -1), (2, 1.5)])
 def test_fourier_features_with_no_columns_is_a_shape_error(in_features: Any, k: Any) -> None:
-    with pytest.raises(ShapeError):
+    # the error names the rule (not a later "a matrix needs n ≥ 1 columns" from Matrix)
+    rule = r"needs an int (k|in_features) ≥ 1"
+    with pytest.raises(ShapeError, match=rule):
         nn.FourierFeatures.gaussian(in_features, k, 1.0, random.Random(0))
-    with pytest.raises(ShapeError):
+    with pytest.raises(ShapeError, match=rule):
         image.gaussian_fourier_matrix(k, 1.0, 0, in_features)
 
 
