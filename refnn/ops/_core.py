@@ -282,7 +282,8 @@ def _default(name: str, what: str, given: Any, default: Any) -> Any:
     if given is not None:
         return given
     if default is None:
-        raise ValueError(f"op {name!r} needs {what}= (only a unary op has a default {what})")
+        whose = "unary ops without parameters" if what == "cases" else "unary ops"
+        raise ValueError(f"op {name!r} needs {what}= (only {whose} have a default {what})")
     return default
 
 
