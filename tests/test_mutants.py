@@ -97,6 +97,17 @@ def test_float_mean_is_one_correctly_rounded_division() -> None:
     assert ops.mean(Matrix([[Fraction(1), Fraction(2), Fraction(2)]])).data[0] == Fraction(5, 3)
 
 
+def test_mpmath_mean_is_one_rounded_division_too() -> None:
+    # kernel mutant (scripts/mutate_kernels.py): `is MPMATH` → `is not MPMATH`, which sends
+    # mpmath matrices down the exact domains' path total·(1/N): two roundings
+    mpmath = pytest.importorskip("mpmath")
+    with mpmath.workprec(53):
+        M = Matrix([[mpmath.mpf(1), mpmath.mpf(2), mpmath.mpf(2)]])
+        assert M.domain is scalars.MPMATH
+        assert ops.mean(M).data[0] == mpmath.mpf(5) / 3
+        assert mpmath.mpf(5) * (mpmath.mpf(1) / 3) != mpmath.mpf(5) / 3
+
+
 # ----------------------------------------------------------------------- step_decay
 def test_step_decay_default_gamma_is_one_tenth() -> None:
     # documented: k ↦ lr·γ^⌊k/step_size⌋ with γ = 0.1 by default
