@@ -154,3 +154,40 @@ def test_numpy_matrix_refuses_empty_arrays() -> None:
     with pytest.raises(ValueError, match="2-D"):
         NumpyMatrix(np.zeros(3))
     assert NumpyMatrix(np.zeros((1, 1))).shape == (1, 1)
+
+
+# ----------------------------------------------------------------------- optimisers (mutmut)
+# Survivors of `mutmut run` on refnn/nn/optim.py that were not equivalent. (The equivalent
+# ones: zip(..., strict=True) → strict=False/None over lists built from one tree, and
+# AdamW's decay factor forced on when λ = 0, which multiplies by exactly 1.)
+def test_schedule_errors_name_the_rule() -> None:
+    with pytest.raises(ValueError, match="step_size must be at least 1, got 0"):
+        nn.step_decay(1.0, 0)
+    with pytest.raises(ValueError, match="total_steps must be at least 1, got 0"):
+        nn.cosine(1.0, 0)
+    with pytest.raises(ValueError, match=r"^Nesterov momentum needs momentum > 0$"):
+        nn.SGD(0.1, nesterov=True)
+
+
+def test_cosine_defaults_to_zero_and_accepts_one_step() -> None:
+    # k ↦ final + (lr − final)·(1 + cos(π·min(k, T)/T))/2, final = 0 by default
+    s = nn.cosine(2.0, 4)
+    assert s(0) == 2.0 and s(4) == 0.0 and s(9) == 0.0
+    one = nn.cosine(2.0, 1)  # T = 1 is a valid schedule: lr, then final
+    assert (one(0), one(1)) == (2.0, 0.0)
+
+
+def test_adam_reads_a_schedule_at_the_step_being_made() -> None:
+    # two steps with the schedule [a, b] equal a step of Adam(a), then Adam(b) continuing
+    # from that state (the state carries t, so the bias correction is the same)
+    a, b = 0.1, 0.025
+    params = {"w": Matrix([[1.0, -2.0]])}
+    g1, g2 = {"w": Matrix([[0.5, 0.25]])}, {"w": Matrix([[-1.0, 3.0]])}
+    sched = nn.Adam(lambda k: (a, b)[k])
+    p1, s1 = sched.update(g1, sched.init(params), params)
+    p2, _ = sched.update(g2, s1, p1)
+    q1, t1 = nn.Adam(a).update(g1, nn.Adam(a).init(params), params)
+    q2, _ = nn.Adam(b).update(g2, t1, q1)
+    assert p2 == q2
+    r2, _ = nn.Adam(a).update(g2, t1, q1)
+    assert p2 != r2  # the rate of the second step matters here
