@@ -191,3 +191,37 @@ def test_adam_reads_a_schedule_at_the_step_being_made() -> None:
     assert p2 == q2
     r2, _ = nn.Adam(a).update(g2, t1, q1)
     assert p2 != r2  # the rate of the second step matters here
+
+
+# ----------------------------------------------------------------------- parameter files (mutmut)
+_M1, _M2 = Matrix([[1.0]]), Matrix([[1.0, 2.0]])
+
+
+@pytest.mark.parametrize(
+    ("got", "like", "message"),
+    [
+        ({"a": None}, {"a": _M1}, "params['a']: expected a matrix, the file has None"),
+        ({"a": _M1}, {"a": None}, "params['a']: expected None, the file has a matrix"),
+        ([_M1], (_M1,), "params: expected a tuple, the file has a list"),
+        ((_M1,), (_M1, _M1), "params: expected 2 items, the file has 1"),
+        ((None, (_M1,)), (None, (_M1, None)), "params[1]: expected 2 items, the file has 1"),
+        ((_M1,), {"a": _M1}, "params: expected a dict, the file has a tuple"),
+        ({"b": _M1}, {"a": _M1}, "params: expected the keys ['a'], the file has ['b']"),
+        ({"a": (_M1,)}, {"a": _M1}, "params['a']: expected a matrix, the file has a tuple"),
+        ({"a": {"w": _M1}}, {"a": {"w": _M2}},
+         "params['a']['w']: expected a 1×2 matrix, the file has 1×1"),
+    ],
+)
+def test_a_mismatched_file_says_where_and_what(got: Any, like: Any, message: str) -> None:
+    # mutants: the path (`where`) or either kind dropped from the message, `or` → `and`
+    with pytest.raises(nn.ParamsFormatError) as info:
+        nn.serialize.decode_tree(nn.serialize.encode_tree(got), like=like)
+    assert str(info.value) == message
+
+
+def test_mlp_defaults_and_its_smallest_network() -> None:
+    model = nn.mlp([2, 3, 1])  # documented default activation: tanh
+    assert [type(layer).__name__ for layer in model.layers] == ["Dense", "Tanh", "Dense"]
+    assert [type(layer).__name__ for layer in nn.mlp([2, 1]).layers] == ["Dense"]
+    with pytest.raises(ValueError, match=r"at least an input and an output size, got \[2\]"):
+        nn.mlp([2])
