@@ -1100,7 +1100,7 @@ class Plan:
 
     def run(self, progress: Callable[[int, float, float], None] | None = None,
             notify: Callable[[str], None] | None = None) -> ReconstructResult:
-        """Train and write into :attr:`out` (see :func:`reconstruct`). The folder is
+        """Train and write into the plan's output folder (see :func:`reconstruct`). The folder is
         locked while the run lasts; a folder this call created and left empty is removed."""
         out, cfg = self.out, self.config
         created = [p for p in (out, *out.parents) if not p.exists()]  # innermost first

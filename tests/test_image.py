@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from PIL import Image as PILImageModule
 
-from refnn import Matrix, RefnnError, ShapeError
+from refnn import Matrix, RefnnError, ShapeError, nn
 from refnn.image import (
     MAX_PIXELS,
     Image,
@@ -31,12 +31,11 @@ from refnn.image import (
     comparison_image,
     coordinate_grid,
     curve_image,
-    fourier_features,
     gaussian_fourier_matrix,
     heat_colour,
     image_to_targets,
     load_image,
-    mse,
+    pixel_mse,
     prediction_to_image,
     psnr,
     save_png,
@@ -76,15 +75,15 @@ def listing(directory: Path) -> list[str]:
 def test_mse_hand_case() -> None:
     a = gray([[0.0, 1.0], [1.0, 0.0]])
     b = const(2, 2, 0.0)
-    assert mse(a, b) == 0.5
-    assert mse(b, a) == 0.5
+    assert pixel_mse(a, b) == 0.5
+    assert pixel_mse(b, a) == 0.5
 
 
 def test_constant_error_gives_textbook_psnr() -> None:
     e = 0.125  # exact in binary, so MSE is exactly e²
     a = const(4, 5, 0.25)
     b = const(4, 5, 0.25 + e)
-    assert mse(a, b) == e * e
+    assert pixel_mse(a, b) == e * e
     assert psnr(a, b) == pytest.approx(10 * math.log10(1 / e**2), abs=1e-12)
     assert psnr(a, b, peak=2.0) == pytest.approx(10 * math.log10(4 / e**2), abs=1e-12)
 
@@ -96,7 +95,7 @@ def test_psnr_of_mixed_errors_matches_definition() -> None:
     expected_mse = sum((x - y) ** 2 for x, y in zip(xs, ys, strict=True)) / 30
     a = Image((Matrix.from_flat(5, 6, xs),))
     b = Image((Matrix.from_flat(5, 6, ys),))
-    assert mse(a, b) == pytest.approx(expected_mse, rel=1e-14)
+    assert pixel_mse(a, b) == pytest.approx(expected_mse, rel=1e-14)
     assert psnr(a, b) == pytest.approx(-10 * math.log10(expected_mse), rel=1e-13)
 
 
@@ -110,12 +109,12 @@ def test_rgb_mse_pools_channels() -> None:
     one = Matrix.from_flat(1, 2, [1.0, 1.0])
     a = Image((z, z, z))
     b = Image((one, z, z))  # 2 of 6 values differ by 1
-    assert mse(a, b) == pytest.approx(1 / 3, rel=1e-15)
+    assert pixel_mse(a, b) == pytest.approx(1 / 3, rel=1e-15)
 
 
 def test_metrics_refuse_shape_mismatch() -> None:
     with pytest.raises(ShapeError, match="equal shape"):
-        mse(const(2, 2, 0.0), const(2, 3, 0.0))
+        pixel_mse(const(2, 2, 0.0), const(2, 3, 0.0))
     with pytest.raises(ShapeError):
         ssim(const(2, 2, 0.0), const(3, 2, 0.0))
 
@@ -505,7 +504,7 @@ def test_targets_round_trip() -> None:
 def test_fourier_features() -> None:
     coords = Matrix([[0.25, 0.0], [0.0, 0.5]])
     b = Matrix([[1.0, 0.0], [0.0, 1.0]])
-    f = fourier_features(coords, b)
+    f = nn.FourierFeatures(b).apply((), coords)
     assert f.shape == (2, 4)
     expected = [[1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, -1.0]]  # [sin | cos] of 2π·XB
     for i in range(2):
@@ -513,7 +512,7 @@ def test_fourier_features() -> None:
             assert f[i + 1, j + 1] == pytest.approx(expected[i][j], abs=1e-15)
     bm = gaussian_fourier_matrix(8, 1.0, 42)
     assert bm.shape == (2, 8) and bm == gaussian_fourier_matrix(8, 1.0, random.Random(42))
-    feats = fourier_features(coordinate_grid(3, 3), bm)
+    feats = nn.FourierFeatures(bm).apply((), coordinate_grid(3, 3))
     for row in feats.rows():
         for s, c in zip(row[:8], row[8:], strict=True):
             assert s * s + c * c == pytest.approx(1.0, abs=1e-14)

@@ -17,7 +17,6 @@ N_ROWS, N_COLS = 100, 200  # 20,000 draws per initialiser
 CASES = [
     (nn.glorot_uniform, "uniform", math.sqrt(6 / (FAN_IN + FAN_OUT))),
     (nn.glorot_normal, "normal", math.sqrt(2 / (FAN_IN + FAN_OUT))),
-    (nn.xavier_uniform, "uniform", math.sqrt(6 / (FAN_IN + FAN_OUT))),
     (nn.he_uniform, "uniform", math.sqrt(6 / FAN_IN)),
     (nn.he_normal, "normal", math.sqrt(2 / FAN_IN)),
     (nn.lecun_uniform, "uniform", math.sqrt(3 / FAN_IN)),

@@ -66,7 +66,9 @@ def test_nesterov_symbolic() -> None:
         v2 = mu * v1 + b
         expected.append(x1 - lr * (b + mu * v2))
     assert_equal_exprs(params["w"], expected)
-    assert nn.Momentum(lr, mu, True) == nn.SGD(lr, mu, True)
+    momentum_params, *_ = two_steps(nn.Momentum(lr, mu, True))
+    assert_equal_exprs(momentum_params["w"], expected)  # Momentum is SGD with μ = 0.9 default
+    assert isinstance(nn.Momentum(lr), nn.SGD) and nn.Momentum(lr).momentum == 0.9
 
 
 def _adam_formula(w: list[Any], g1: list[Any], g2: list[Any], decay: Any = 0) -> list[Any]:
@@ -92,6 +94,7 @@ def test_adam_symbolic() -> None:
 def test_adamw_symbolic() -> None:
     params, w, g1, g2 = two_steps(nn.AdamW(lr, b1, b2, eps, weight_decay=lam))
     assert_equal_exprs(params["w"], _adam_formula(w, g1, g2, decay=lam))
+    assert isinstance(nn.AdamW(), nn.Adam) and nn.AdamW().weight_decay == 0.01
 
 
 # --------------------------------------------------------------- float sequences by hand

@@ -134,9 +134,10 @@ def _matmul(A: NumpyMatrix, B: NumpyMatrix) -> NumpyMatrix:
 
 
 def _transpose(A: NumpyMatrix) -> NumpyMatrix:
-    # A read-only view, not a copy: BLAS reads a transposed operand directly, and in a
-    # backward pass every Dense layer transposes its weights and its input.
-    return _w(_a(A).T)
+    # A contiguous copy, not a view: BLAS would read a transposed view directly, but it then
+    # takes another kernel whose sums may round differently, and runs on this backend must
+    # stay bit-identical from release to release (a view changed the --backend numpy run)
+    return _w(np.ascontiguousarray(_a(A).T))
 
 
 def _broadcast(A: NumpyMatrix, m: int, n: int) -> NumpyMatrix:

@@ -205,7 +205,7 @@ KERNELS: Mapping[str, Callable[..., Any]] = {
     "div": _div,
     "matmul": lambda A, B: _w(_t(A) @ _t(B)),
     # a view, not a copy: matmul reads a transposed operand directly
-    "transpose": lambda A: _w(_t(A).t()),
+    "transpose": lambda A: _w(_t(A).t().contiguous()),  # a copy: see the NumPy backend
     "broadcast": _broadcast,
     "add_row": lambda A, b: _w(_t(A) + _t(b)),
     "concat_cols": lambda A, B: _w(torch.cat((_t(A), _t(B)), dim=1)),

@@ -111,7 +111,7 @@ class Image:
         return Image((Matrix.from_flat(h, w, data),), self.source, self.sha256)
 
 
-ImageLike: TypeAlias = "Image | Matrix[Any] | tuple[Matrix[Any], ...]"
+ImageLike: TypeAlias = Image | Matrix[Any] | tuple[Matrix[Any], ...]
 
 
 def as_image(value: ImageLike) -> Image:

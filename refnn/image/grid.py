@@ -1,4 +1,4 @@
-"""Coordinate grids, image ↔ training-matrix conversion and Fourier features.
+"""Coordinate grids, image ↔ training-matrix conversion, and the Fourier-feature matrix.
 
 **Coordinate convention.** Pixel ``(i, j)`` (1-based row ``i`` from the top, column ``j``
 from the left) of an ``h×w`` image is represented by the centre of its cell on a grid of
@@ -20,19 +20,17 @@ the pixel values in the same order, one column per channel, and
 
 from __future__ import annotations
 
-import math
 import random
 from itertools import chain
 
 from refnn import scalars
 from refnn.errors import ShapeError
 from refnn.image.core import Image, ImageLike, as_image
-from refnn.image.errors import ImageError
 from refnn.matrix import Matrix, fmt_shape
+from refnn.nn.layers import FourierFeatures
 
 __all__ = [
     "coordinate_grid",
-    "fourier_features",
     "gaussian_fourier_matrix",
     "image_to_targets",
     "prediction_to_image",
@@ -94,40 +92,10 @@ def prediction_to_image(prediction: Matrix[float], height: int, width: int) -> I
 def gaussian_fourier_matrix(
     k: int, sigma: float, rng: random.Random | int, in_features: int = 2
 ) -> Matrix[float]:
-    """A random ``in_features×k`` matrix ``B`` with independent N(0, σ²) entries.
-
-    Entries are drawn row by row with ``rng.gauss(0, sigma)`` (an ``int`` is used as the
-    seed of a fresh ``random.Random``), so a seed fixes ``B`` bit for bit. For the feature
-    map of :func:`fourier_features`, which multiplies by 2π, σ ≈ 1 suits coordinates in
-    [−1, 1]; much larger σ fits training pixels but ruins held-out ones.
+    """The ``in_features×k`` matrix ``B`` of :meth:`refnn.nn.FourierFeatures.gaussian`
+    (N(0, σ²) entries drawn row by row from ``rng``, or from ``random.Random(rng)`` for an
+    ``int``): the same draw, bit for bit, for code that wants the matrix rather than the
+    layer. σ ≈ 1 suits coordinates in [−1, 1].
     """
-    if not isinstance(k, int) or k < 1 or not isinstance(in_features, int) or in_features < 1:
-        raise ShapeError(f"B needs k ≥ 1 and in_features ≥ 1, got k={k!r}, {in_features!r}")
-    if not (sigma > 0 and math.isfinite(sigma)):
-        raise ImageError(f"sigma must be a positive finite number, got {sigma!r}", kind="invalid")
-    gen = random.Random(rng) if isinstance(rng, int) else rng
-    data = tuple(gen.gauss(0.0, sigma) for _ in range(in_features * k))
-    return Matrix._new(in_features, k, data, scalars.FLOAT)
-
-
-def fourier_features(coords: Matrix[float], B: Matrix[float]) -> Matrix[float]:
-    """``[sin(2π·XB), cos(2π·XB)]``: an ``n×d`` coordinate matrix ``X`` and a ``d×k`` matrix
-    ``B`` give the ``n×2k`` feature matrix (sines in columns 1…k, cosines in k+1…2k).
-
-    A plain forward helper (no gradients); the product ``XB`` is ``Matrix @`` with its
-    stated error bound, and each angle is then ``2π·t`` with ``t`` an entry of ``XB``.
-    """
-    if coords.shape[1] != B.shape[0]:
-        raise ShapeError(
-            f"fourier_features needs coords n×d and B d×k: {fmt_shape(coords.shape)} and "
-            f"{fmt_shape(B.shape)}"
-        )
-    proj = coords @ B
-    n, k = proj.shape
-    two_pi = 2.0 * math.pi
-    data: list[float] = []
-    for row in proj.rows():
-        angles = [two_pi * t for t in row]
-        data.extend(map(math.sin, angles))
-        data.extend(map(math.cos, angles))
-    return Matrix._new(n, 2 * k, tuple(data), scalars.FLOAT)
+    B: Matrix[float] = FourierFeatures.gaussian(in_features, k, sigma, rng).B
+    return B

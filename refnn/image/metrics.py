@@ -1,4 +1,8 @@
-"""Image quality metrics: :func:`mse`, :func:`psnr`, :func:`ssim`.
+"""Image quality metrics: :func:`pixel_mse`, :func:`psnr`, :func:`ssim`.
+
+``pixel_mse`` compares two *images* and returns a float; :func:`refnn.nn.mse` is the
+differentiable loss between two *matrices* (a 1×1 matrix). They were once both called
+``mse``.
 
 All three take two :data:`~refnn.image.core.ImageLike` values of equal shape and channel
 count and compare every channel (RGB: all three channels pooled for MSE/PSNR, SSIM
@@ -17,7 +21,7 @@ from refnn.image.core import Image, ImageLike, as_image
 from refnn.image.errors import ImageError
 from refnn.matrix import fmt_shape
 
-__all__ = ["mse", "psnr", "ssim", "ssim_window"]
+__all__ = ["pixel_mse", "psnr", "ssim", "ssim_window"]
 
 
 def _pair(a: ImageLike, b: ImageLike, what: str) -> tuple[Image, Image]:
@@ -30,9 +34,9 @@ def _pair(a: ImageLike, b: ImageLike, what: str) -> tuple[Image, Image]:
     return ia, ib
 
 
-def mse(a: ImageLike, b: ImageLike) -> float:
+def pixel_mse(a: ImageLike, b: ImageLike) -> float:
     """Mean squared error ``(1/N) Σ (aₖ − bₖ)²`` over all ``N`` pixel values of all channels."""
-    ia, ib = _pair(a, b, "mse")
+    ia, ib = _pair(a, b, "pixel_mse")
     total = math.fsum(
         (x - y) ** 2
         for ca, cb in zip(ia.channels, ib.channels, strict=True)
@@ -51,7 +55,7 @@ def psnr(a: ImageLike, b: ImageLike, peak: float = 1.0) -> float:
     """
     if not (peak > 0 and math.isfinite(peak)):
         raise ImageError(f"psnr needs a positive finite peak, got {peak!r}", kind="invalid")
-    err = mse(a, b)
+    err = pixel_mse(a, b)
     if err == 0.0:
         return math.inf
     return 10.0 * math.log10(peak * peak / err)

@@ -6,8 +6,8 @@ reference matrices of every scalar domain — SymPy symbols included, which is h
 tests check it — inside ``refnn.grad``, and on any registered backend.
 
 Parameters are immutable values: a *pytree* of matrices (nested tuples, lists and dicts),
-see :mod:`refnn.nn.tree`. :func:`value_and_grad` (alias :func:`loss_and_grad`) is
-:func:`refnn.value_and_grad` itself, which differentiates with respect to a whole tree.
+see :mod:`refnn.nn.tree`. :func:`value_and_grad` is :func:`refnn.value_and_grad` itself,
+which differentiates with respect to a whole tree.
 A typical run::
 
     import random
@@ -21,7 +21,15 @@ A typical run::
 Modules: :mod:`~refnn.nn.tree` (pytrees), :mod:`~refnn.nn.initializers`,
 :mod:`~refnn.nn.layers`, :mod:`~refnn.nn.losses`, :mod:`~refnn.nn.optim`,
 :mod:`~refnn.nn.train`, :mod:`~refnn.nn.serialize`.
+
+One name per idea: an activation function is its op (``ops.tanh``), its layer the class
+(``nn.Tanh()``); Glorot's initialisers are ``glorot_*`` (not also ``xavier_*``);
+``nn.Momentum`` and ``nn.AdamW`` are :class:`SGD` and :class:`Adam` with other defaults;
+``Dense(..., weight_init=...)`` names the initialiser, ``Dense.init(rng)`` draws the
+parameters. A name that was removed raises an ``AttributeError`` naming its replacement.
 """
+
+from typing import TYPE_CHECKING
 
 from refnn.errors import TrainingDiverged
 from refnn.nn import initializers
@@ -38,8 +46,6 @@ from refnn.nn.initializers import (
     siren_first,
     siren_hidden,
     uniform,
-    xavier_normal,
-    xavier_uniform,
     zeros,
 )
 from refnn.nn.layers import (
@@ -54,15 +60,8 @@ from refnn.nn.layers import (
     Sine,
     Softplus,
     Tanh,
-    identity,
-    leaky_relu,
     mlp,
-    relu,
-    sigmoid,
-    sine,
     siren,
-    softplus,
-    tanh,
 )
 from refnn.nn.losses import (
     binary_cross_entropy_with_logits,
@@ -88,7 +87,7 @@ from refnn.nn.optim import (
     step_decay,
 )
 from refnn.nn.serialize import ParamsFormatError, load_params, save_params
-from refnn.nn.train import fit, loss_and_grad, make_step, scalar, take_rows, value_and_grad
+from refnn.nn.train import fit, make_step, scalar, take_rows, value_and_grad
 from refnn.nn.tree import (
     PyTree,
     TreeDef,
@@ -134,16 +133,13 @@ __all__ = [
     "glorot_uniform",
     "he_normal",
     "he_uniform",
-    "identity",
     "initializers",
     "l1_penalty",
     "l2_penalty",
-    "leaky_relu",
     "learning_rate_at",
     "lecun_normal",
     "lecun_uniform",
     "load_params",
-    "loss_and_grad",
     "mae",
     "make_step",
     "mlp",
@@ -151,19 +147,14 @@ __all__ = [
     "n_params",
     "normal",
     "one_hot",
-    "relu",
     "save_params",
     "scalar",
-    "sigmoid",
-    "sine",
     "siren",
     "siren_first",
     "siren_hidden",
     "softmax_cross_entropy",
-    "softplus",
     "step_decay",
     "take_rows",
-    "tanh",
     "tree_flatten",
     "tree_leaves",
     "tree_map",
@@ -171,7 +162,26 @@ __all__ = [
     "tree_unflatten",
     "uniform",
     "value_and_grad",
-    "xavier_normal",
-    "xavier_uniform",
     "zeros",
 ]
+
+#: Names refnn.nn no longer has (each was a second name for one idea) and what to use.
+_REMOVED = {
+    "tanh": "the function is refnn.ops.tanh, the layer nn.Tanh()",
+    "relu": "the function is refnn.ops.relu, the layer nn.ReLU()",
+    "leaky_relu": "the function is refnn.ops.leaky_relu(x, slope), the layer nn.LeakyReLU(slope)",
+    "sigmoid": "the function is refnn.ops.sigmoid, the layer nn.Sigmoid()",
+    "softplus": "the function is refnn.ops.softplus, the layer nn.Softplus()",
+    "sine": "the layer is nn.Sine(omega0); as ops: ops.sin(ops.scale(omega0, x))",
+    "identity": "the layer is nn.Identity()",
+    "xavier_uniform": "use nn.glorot_uniform (Glorot and Xavier are one person)",
+    "xavier_normal": "use nn.glorot_normal (Glorot and Xavier are one person)",
+    "loss_and_grad": "use nn.value_and_grad (the same function as refnn.value_and_grad)",
+}
+
+if not TYPE_CHECKING:  # a clear error at run time; type checkers see only the real names
+
+    def __getattr__(name: str) -> object:
+        if name in _REMOVED:
+            raise AttributeError(f"refnn.nn.{name} was removed: {_REMOVED[name]}")
+        raise AttributeError(f"module 'refnn.nn' has no attribute {name!r}")

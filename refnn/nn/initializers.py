@@ -20,8 +20,9 @@ initialiser            distribution                            reference
 ``siren_hidden(ω₀)``   U(−√(6/fan_in)/ω₀, √(6/fan_in)/ω₀)      (layers after the first)
 =====================  ======================================  ============================
 
-Variances: U(−a, a) has variance a²/3, so Glorot uniform and Glorot normal share the
-variance 2/(fan_in + fan_out), He both 2/fan_in and LeCun both 1/fan_in.
+Glorot's initialisers are also called Xavier's (his first name); refnn has one name for
+each, ``glorot_*``. Variances: U(−a, a) has variance a²/3, so Glorot uniform and Glorot
+normal share the variance 2/(fan_in + fan_out), He both 2/fan_in and LeCun both 1/fan_in.
 """
 
 from __future__ import annotations
@@ -45,8 +46,6 @@ __all__ = [
     "siren_first",
     "siren_hidden",
     "uniform",
-    "xavier_normal",
-    "xavier_uniform",
     "zeros",
 ]
 
@@ -115,10 +114,6 @@ def glorot_normal(
     """Glorot/Xavier normal: N(0, 2/(fan_in + fan_out)) (not truncated)."""
     _check(fan_in, shape)
     return _normal(rng, math.sqrt(2.0 / (fan_in + fan_out)), shape)
-
-
-xavier_uniform = glorot_uniform
-xavier_normal = glorot_normal
 
 
 def he_uniform(

@@ -10,6 +10,11 @@ A layer is a frozen dataclass with two methods:
 
 ``Sequential(Dense(2, 16), Tanh(), Dense(16, 1))`` chains layers; its parameters are the
 tuple of its layers' parameters. :func:`mlp` and :func:`siren` build common networks.
+
+One name per idea: an activation *function* is the op (``ops.tanh(x)``, ``ops.relu(x)``), an
+activation *layer* is its class here (``Tanh()``, ``ReLU()``), and ``mlp`` also takes the
+layer's name as a string (``"tanh"``). ``Sine(ω₀)`` is the one activation that is not a
+single op: sin(ω₀·x).
 """
 
 from __future__ import annotations
@@ -22,11 +27,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from refnn import ops
-from refnn.errors import ShapeError
+from refnn.errors import DomainError, ShapeError
 from refnn.matrix import Matrix, fmt_shape
 from refnn.nn import initializers as inits
 from refnn.nn.initializers import Initializer
 from refnn.nn.tree import PyTree
+from refnn.ops import Value
 
 __all__ = [
     "Dense",
@@ -40,18 +46,10 @@ __all__ = [
     "Sine",
     "Softplus",
     "Tanh",
-    "identity",
-    "leaky_relu",
     "mlp",
-    "relu",
-    "sigmoid",
-    "sine",
     "siren",
-    "softplus",
-    "tanh",
 ]
 
-Value = Any
 
 
 @runtime_checkable
@@ -68,43 +66,7 @@ class Layer(Protocol):
 
 
 def _columns(x: Value) -> int:
-    return int(ops.concrete(x).shape[1])
-
-
-# ------------------------------------------------------------------ activation functions
-def relu(x: Value) -> Value:
-    """max(x, 0) element-wise (derivative at 0 taken as 0)."""
-    return ops.relu(x)
-
-
-def leaky_relu(x: Value, slope: Any = 0.01) -> Value:
-    """x where x > 0, slope·x elsewhere."""
-    return ops.leaky_relu(x, slope)
-
-
-def tanh(x: Value) -> Value:
-    """tanh x element-wise."""
-    return ops.tanh(x)
-
-
-def sigmoid(x: Value) -> Value:
-    """σ(x) = 1/(1 + e⁻ˣ) element-wise (stable for large |x|)."""
-    return ops.sigmoid(x)
-
-
-def softplus(x: Value) -> Value:
-    """log(1 + eˣ) element-wise (stable for large |x|)."""
-    return ops.softplus(x)
-
-
-def sine(x: Value, omega0: Any = 30.0) -> Value:
-    """sin(ω₀·x) element-wise, SIREN's activation."""
-    return ops.sin(ops.scale(omega0, x))
-
-
-def identity(x: Value) -> Value:
-    """x unchanged."""
-    return x
+    return int(x.shape[1])
 
 
 # ------------------------------------------------------------------ activation layers
@@ -121,7 +83,7 @@ class _Activation:
 
 @dataclass(frozen=True)
 class ReLU(_Activation):
-    """The layer form of :func:`relu`."""
+    """max(x, 0) element-wise: the layer form of :func:`refnn.ops.relu`."""
 
     def apply(self, params: PyTree, x: Value) -> Value:
         """relu(x)."""
@@ -130,7 +92,8 @@ class ReLU(_Activation):
 
 @dataclass(frozen=True)
 class LeakyReLU(_Activation):
-    """The layer form of :func:`leaky_relu` with a fixed ``slope``."""
+    """x where x > 0, slope·x elsewhere: the layer form of :func:`refnn.ops.leaky_relu` with a
+    fixed ``slope``."""
 
     slope: Any = 0.01
 
@@ -141,7 +104,7 @@ class LeakyReLU(_Activation):
 
 @dataclass(frozen=True)
 class Tanh(_Activation):
-    """The layer form of :func:`tanh`."""
+    """tanh x element-wise: the layer form of :func:`refnn.ops.tanh`."""
 
     def apply(self, params: PyTree, x: Value) -> Value:
         """tanh(x)."""
@@ -150,7 +113,7 @@ class Tanh(_Activation):
 
 @dataclass(frozen=True)
 class Sigmoid(_Activation):
-    """The layer form of :func:`sigmoid`."""
+    """σ(x) = 1/(1 + e⁻ˣ) element-wise: the layer form of :func:`refnn.ops.sigmoid`."""
 
     def apply(self, params: PyTree, x: Value) -> Value:
         """sigmoid(x)."""
@@ -159,7 +122,7 @@ class Sigmoid(_Activation):
 
 @dataclass(frozen=True)
 class Softplus(_Activation):
-    """The layer form of :func:`softplus`."""
+    """log(1 + eˣ) element-wise: the layer form of :func:`refnn.ops.softplus`."""
 
     def apply(self, params: PyTree, x: Value) -> Value:
         """softplus(x)."""
@@ -187,42 +150,31 @@ class Identity(_Activation):
 
 
 # ------------------------------------------------------------------ Dense
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True)
 class Dense:
-    """The affine layer y = xW + b: ``Dense(in_features, out_features, init=glorot_uniform,
-    bias_init=zeros, bias=True)``.
+    """The affine layer y = xW + b: ``Dense(in_features, out_features,
+    weight_init=glorot_uniform, bias_init=zeros, bias=True)``.
 
     ``x`` is ``batch×in_features``, ``W`` is ``in_features×out_features``, ``b`` is the
     ``1×out_features`` bias added to every row (``ops.add_row``). Parameters:
-    ``{"W": W, "b": b}`` (or ``{"W": W}`` with ``bias=False``). ``init`` draws ``W`` first,
-    then ``b``, from the same generator.
+    ``{"W": W, "b": b}`` (or ``{"W": W}`` with ``bias=False``). The method :meth:`init`
+    draws ``W`` with ``weight_init`` first, then ``b`` with ``bias_init``, from one generator.
     """
 
     in_features: int
     out_features: int
-    weight_init: Initializer
-    bias_init: Initializer
-    bias: bool
+    weight_init: Initializer = inits.glorot_uniform
+    bias_init: Initializer = inits.zeros
+    bias: bool = True
 
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        init: Initializer = inits.glorot_uniform,
-        bias_init: Initializer = inits.zeros,
-        bias: bool = True,
-    ) -> None:
-        for name, v in (("in_features", in_features), ("out_features", out_features)):
+    def __post_init__(self) -> None:
+        for name in ("in_features", "out_features"):
+            v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"Dense needs a positive int {name}, got {v!r}")
-        object.__setattr__(self, "in_features", in_features)
-        object.__setattr__(self, "out_features", out_features)
-        object.__setattr__(self, "weight_init", init)
-        object.__setattr__(self, "bias_init", bias_init)
-        object.__setattr__(self, "bias", bias)
 
     def init(self, rng: random.Random) -> PyTree:
-        """``{"W": in×out, "b": 1×out}`` drawn with ``init`` (then ``bias_init``)."""
+        """``{"W": in×out, "b": 1×out}`` drawn with ``weight_init`` (then ``bias_init``)."""
         fi, fo = self.in_features, self.out_features
         W = self.weight_init(rng, fi, fo, (fi, fo))
         if not self.bias:
@@ -235,7 +187,7 @@ class Dense:
             raise ShapeError(
                 f"Dense({self.in_features}→{self.out_features}) takes a batch×"
                 f"{self.in_features} input (one example per row), got "
-                f"{fmt_shape(ops.concrete(x).shape)}"
+                f"{fmt_shape(x.shape)}"
             )
         y = ops.matmul(x, params["W"])
         if self.bias:
@@ -244,12 +196,18 @@ class Dense:
 
 
 # ------------------------------------------------------------------ Fourier features
+def _check_counts(*named: tuple[str, Any]) -> None:
+    for name, v in named:
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ShapeError(f"FourierFeatures needs an int {name} ≥ 1, got {v!r}")
+
+
 @dataclass(frozen=True)
 class FourierFeatures:
     """Fixed (not trained) Fourier features: x ↦ [sin(2π·xB), cos(2π·xB)].
 
     ``B`` is an ``in_features×k`` matrix, so the output has ``2k`` columns (sines in columns
-    1…k, cosines in k+1…2k; the same map as :func:`refnn.image.fourier_features`). ``B``
+    1…k, cosines in k+1…2k). ``B``
     is a constant of the layer, not a parameter: ``init`` returns ``()`` and no optimiser
     changes it. On another backend, give the layer ``B`` in that backend's array type
     (``dataclasses.replace(layer, B=...)``).
@@ -260,23 +218,31 @@ class FourierFeatures:
     @property
     def in_features(self) -> int:
         """Rows of ``B``."""
-        return int(ops.concrete(self.B).shape[0])
+        return int(self.B.shape[0])
 
     @property
     def out_features(self) -> int:
         """2k: a sine and a cosine for each column of ``B``."""
-        return 2 * int(ops.concrete(self.B).shape[1])
+        return 2 * int(self.B.shape[1])
 
     @classmethod
     def gaussian(
-        cls, in_features: int, k: int, sigma: float, rng: random.Random
+        cls, in_features: int, k: int, sigma: float, rng: random.Random | int
     ) -> FourierFeatures:
-        """Random Fourier features (Tancik et al., 2020): ``B`` has independent N(0, σ²)
-        entries, drawn row by row with ``rng.gauss(0, sigma)``. With the 2π of this map,
-        σ ≈ 1 suits coordinates in [−1, 1]."""
-        if k < 1 or in_features < 1:
-            raise ValueError(f"need in_features ≥ 1 and k ≥ 1, got {in_features}, {k}")
-        g = rng.gauss
+        """Random Fourier features (Tancik et al., 2020): ``B`` is ``in_features×k`` with
+        independent N(0, σ²) entries, drawn row by row with ``rng.gauss(0, sigma)`` (an
+        ``int`` seeds a fresh ``random.Random``), so a seed fixes ``B`` bit for bit. With the
+        2π of this map, σ ≈ 1 suits coordinates in [−1, 1]; much larger σ fits training
+        pixels but ruins held-out ones. This is the one place a Gaussian ``B`` is drawn.
+
+        A k or in_features below 1 raises :class:`~refnn.ShapeError`; a σ that is not a
+        positive finite number raises :class:`~refnn.DomainError`.
+        """
+        _check_counts(("in_features", in_features), ("k", k))
+        if not (isinstance(sigma, (int, float)) and sigma > 0 and math.isfinite(sigma)):
+            raise DomainError(f"sigma must be a positive finite number, got {sigma!r}")
+        gen = random.Random(rng) if isinstance(rng, int) else rng
+        g = gen.gauss
         entries = [g(0.0, sigma) for _ in range(in_features * k)]
         return cls(Matrix.from_flat(in_features, k, entries))
 
@@ -285,10 +251,7 @@ class FourierFeatures:
         """NeRF's positional encoding: for each input coordinate x and ℓ = 0…L−1 the
         features sin(2^ℓ·π·x) and cos(2^ℓ·π·x) (``B`` has the entries 2^ℓ/2; columns
         ordered coordinate by coordinate)."""
-        if n_frequencies < 1 or in_features < 1:
-            raise ValueError(
-                f"need in_features ≥ 1 and n_frequencies ≥ 1, got {in_features}, {n_frequencies}"
-            )
+        _check_counts(("in_features", in_features), ("n_frequencies", n_frequencies))
         L = n_frequencies
         data = [0.0] * (in_features * in_features * L)
         width = in_features * L
@@ -306,7 +269,7 @@ class FourierFeatures:
         if _columns(x) != self.in_features:
             raise ShapeError(
                 f"FourierFeatures takes a batch×{self.in_features} input, got "
-                f"{fmt_shape(ops.concrete(x).shape)}"
+                f"{fmt_shape(x.shape)}"
             )
         z = ops.scale(2.0 * math.pi, ops.matmul(x, self.B))
         return ops.concat_cols(ops.sin(z), ops.cos(z))
@@ -372,7 +335,7 @@ def mlp(
     activation: str | Layer = "tanh",
     *,
     output_activation: str | Layer | None = None,
-    init: Initializer | None = None,
+    weight_init: Initializer | None = None,
     bias_init: Initializer = inits.zeros,
 ) -> Sequential:
     """A multi-layer perceptron: ``mlp([2, 16, 16, 1], "tanh")`` is
@@ -380,8 +343,8 @@ def mlp(
 
     ``activation`` is a layer or one of ``relu tanh sigmoid softplus leaky_relu identity``;
     it follows every Dense layer but the last, after which ``output_activation`` (if any)
-    comes. Weights default to He uniform for ReLU-like activations, Glorot uniform
-    otherwise; biases to zero.
+    comes. Weights (``weight_init``) default to He uniform for ReLU-like activations, Glorot
+    uniform otherwise; biases (``bias_init``) to zero.
     """
     if len(sizes) < 2:
         raise ValueError(f"mlp needs at least an input and an output size, got {list(sizes)}")
@@ -397,14 +360,14 @@ def mlp(
                 ) from None
         return a
 
-    w_init = init
+    w_init = weight_init
     if w_init is None:
         key = activation if isinstance(activation, str) else ""
         w_init = _DEFAULT_INIT.get(key, inits.glorot_uniform)
     layers: list[Layer] = []
     pairs = list(itertools.pairwise(sizes))
     for k, (fi, fo) in enumerate(pairs):
-        layers.append(Dense(fi, fo, init=w_init, bias_init=bias_init))
+        layers.append(Dense(fi, fo, weight_init=w_init, bias_init=bias_init))
         if k < len(pairs) - 1:
             layers.append(make(activation))
     if output_activation is not None:
@@ -432,11 +395,12 @@ def siren(
         raise ValueError(f"a SIREN needs depth ≥ 1 hidden layers, got {depth}")
     w0_first = omega0 if omega0_first is None else omega0_first
     hidden = inits.siren_hidden(omega0)
+    b_init = inits.bias_uniform
     layers: list[Layer] = [
-        Dense(in_features, width, init=inits.siren_first, bias_init=inits.bias_uniform),
+        Dense(in_features, width, weight_init=inits.siren_first, bias_init=inits.bias_uniform),
         Sine(w0_first),
     ]
     for _ in range(depth - 1):
-        layers += [Dense(width, width, init=hidden, bias_init=inits.bias_uniform), Sine(omega0)]
-    layers.append(Dense(width, out_features, init=hidden, bias_init=inits.bias_uniform))
+        layers += [Dense(width, width, weight_init=hidden, bias_init=b_init), Sine(omega0)]
+    layers.append(Dense(width, out_features, weight_init=hidden, bias_init=b_init))
     return Sequential(*layers)

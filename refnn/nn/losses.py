@@ -25,6 +25,7 @@ from refnn import ops
 from refnn.errors import ShapeError
 from refnn.matrix import Matrix, fmt_shape
 from refnn.nn.tree import PyTree, tree_leaves
+from refnn.ops import Value
 
 __all__ = [
     "binary_cross_entropy_with_logits",
@@ -36,11 +37,10 @@ __all__ = [
     "softmax_cross_entropy",
 ]
 
-Value = Any
 
 
 def _shape(x: Value) -> tuple[int, int]:
-    s = ops.concrete(x).shape
+    s = x.shape
     return (int(s[0]), int(s[1]))
 
 

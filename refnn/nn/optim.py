@@ -205,9 +205,12 @@ class SGD:
         return tree_unflatten(treedef, new), SGDState(state.step + 1, tuple(vs))
 
 
-def Momentum(lr: LearningRate, momentum: float = 0.9, nesterov: bool = False) -> SGD:
-    """``SGD(lr, momentum, nesterov)`` under the name used by some texts."""
-    return SGD(lr, momentum, nesterov)
+@dataclass(frozen=True)
+class Momentum(SGD):
+    """:class:`SGD` with momentum μ = 0.9 by default (the name some texts use): the same
+    update rule, ``Momentum(lr, momentum, nesterov)``."""
+
+    momentum: float = 0.9
 
 
 # ----------------------------------------------------------------------- Adam
@@ -279,13 +282,10 @@ class Adam:
         return tree_unflatten(treedef, new), AdamState(t, tuple(ms), tuple(vs))
 
 
-def AdamW(
-    lr: LearningRate = 1e-3,
-    b1: Any = 0.9,
-    b2: Any = 0.999,
-    eps: Any = 1e-8,
-    weight_decay: Any = 1e-2,
-) -> Adam:
+@dataclass(frozen=True)
+class AdamW(Adam):
     """Adam with decoupled weight decay λ (Loshchilov & Hutter, 2019):
-    θ ← (1 − η·λ)·θ − η·m̂/(√v̂ + ε). Default λ = 0.01 (PyTorch's)."""
-    return Adam(lr, b1, b2, eps, weight_decay)
+    θ ← (1 − η·λ)·θ − η·m̂/(√v̂ + ε). The same update as :class:`Adam` with
+    ``weight_decay``; only the default differs: λ = 0.01 (PyTorch's)."""
+
+    weight_decay: Any = 1e-2

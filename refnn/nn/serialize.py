@@ -17,7 +17,8 @@ decimal ``repr`` as a JSON number, or the string ``"nan"``, ``"inf"``, ``"-inf"`
 people and other tools. On load both must agree bit for bit (NaN payloads aside), so a
 hand-edited or damaged file is caught. Entries must be floats (``int`` entries are saved as
 the equal float when that is exact); Fraction or SymPy entries are refused with a
-``TypeError``. Named tuples are saved, and loaded back, as plain tuples.
+``TypeError``. Named tuples are saved as tuples; loading with ``like=`` (a tree of the
+expected structure) gives them back as ``like``'s named tuples.
 
 Every problem in a file — not JSON, wrong format or version, a malformed node, a shape
 that does not match the entries, a structure or shape different from the ``like`` tree —
@@ -206,36 +207,39 @@ def _decode_all(node: Any) -> Any:
         raise ParamsFormatError("params: nested too deeply to decode") from None
 
 
-def _check_like(got: Any, want: Any, where: str) -> None:
+def _match_like(got: Any, want: Any, where: str) -> Any:
+    """``got`` (a decoded tree) checked against ``want``'s structure and shapes, and rebuilt
+    with ``want``'s container types (so a named tuple comes back as that named tuple)."""
     if want is None or got is None:
         if want is not got:
             raise _fail(where, f"expected {_kind(want)}, the file has {_kind(got)}")
-        return
+        return got
     if isinstance(want, (tuple, list)):
         if not isinstance(got, (tuple, list)) or isinstance(got, tuple) != isinstance(want, tuple):
             raise _fail(where, f"expected {_kind(want)}, the file has {_kind(got)}")
         if len(got) != len(want):
             raise _fail(where, f"expected {len(want)} items, the file has {len(got)}")
-        for k, (g, w) in enumerate(zip(got, want, strict=True)):
-            _check_like(g, w, f"{where}[{k}]")
-        return
+        items = [_match_like(g, w, f"{where}[{k}]")
+                 for k, (g, w) in enumerate(zip(got, want, strict=True))]
+        if isinstance(want, list):
+            return items
+        return type(want)(*items) if hasattr(type(want), "_fields") else tuple(items)
     if isinstance(want, dict):
         if not isinstance(got, dict):
             raise _fail(where, f"expected a dict, the file has {_kind(got)}")
         if sorted(got) != sorted(want):
             raise _fail(where, f"expected the keys {sorted(want)}, the file has {sorted(got)}")
-        for k in sorted(want):
-            _check_like(got[k], want[k], f"{where}[{k!r}]")
-        return
+        return {k: _match_like(got[k], want[k], f"{where}[{k!r}]") for k in sorted(want)}
     if not isinstance(got, Matrix):
         raise _fail(where, f"expected a matrix, the file has {_kind(got)}")
-    w_shape = tuple(ops.concrete(want).shape)
+    w_shape = tuple(want.shape)
     if got.shape != w_shape:
         raise _fail(
             where,
             f"expected a {fmt_shape((int(w_shape[0]), int(w_shape[1])))} matrix, the file "
             f"has {fmt_shape(got.shape)}",
         )
+    return got
 
 
 def _kind(x: Any) -> str:
@@ -250,9 +254,10 @@ def load_params(path: str | os.PathLike[str], like: Any = None) -> Any:
     """The parameter tree saved in ``path`` by :func:`save_params` (floats bit-exact).
 
     With ``like`` (e.g. ``model.init(rng)``), the file's structure and every matrix shape
-    must match it. Any problem with the file raises :class:`ParamsFormatError` (strict
-    JSON: see the module docstring); an ``OSError`` other than a non-regular file (e.g. a
-    missing file) propagates unchanged.
+    must match it, and the result takes ``like``'s container types (named tuples included).
+    Any problem with the file raises :class:`ParamsFormatError` (strict JSON: see the module
+    docstring); an ``OSError`` other than a non-regular file (e.g. a missing file)
+    propagates unchanged.
     """
     try:
         doc = strict_json(read_regular_file(path, "parameter file"))
@@ -273,9 +278,7 @@ def load_params(path: str | os.PathLike[str], like: Any = None) -> Any:
     if "params" not in doc:
         raise ParamsFormatError(f"{os.fspath(path)}: no 'params' entry")
     params = _decode_all(doc["params"])
-    if like is not None:
-        _check_like(params, like, "params")
-    return params
+    return params if like is None else _match_like(params, like, "params")
 
 
 def _refuse_constant(name: str) -> Any:
@@ -306,8 +309,7 @@ def encode_tree(tree: Any) -> dict[str, Any]:
 
 def decode_tree(node: Any, like: Any = None) -> Any:
     """Inverse of :func:`encode_tree` (floats bit-exact); with ``like``, structure and shapes
-    must match it. Problems raise :class:`ParamsFormatError`."""
+    must match it and named tuples come back as ``like``'s. Problems raise
+    :class:`ParamsFormatError`."""
     tree = _decode_all(node)
-    if like is not None:
-        _check_like(tree, like, "params")
-    return tree
+    return tree if like is None else _match_like(tree, like, "params")

@@ -9,6 +9,7 @@ reference kernel written beside the op in :mod:`refnn.ops._defs`).
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -22,6 +23,8 @@ __all__ = [
     "InputDomain",
     "OpSpec",
     "Shape",
+    "Value",
+    "Vjp",
     "apply",
     "defop",
     "kernels_for",
@@ -31,9 +34,12 @@ __all__ = [
 
 Shape = tuple[int, int]
 #: A value an op accepts: a Matrix, a traced value inside ``grad``, or a backend's array.
+#: Every such value has ``.shape``. This is the one definition; other modules import it.
 Value = Any
 #: ``(input shapes, params)``: one case an op is proven and tested on.
 Case = tuple[tuple[Shape, ...], tuple[Any, ...]]
+#: ``vjp(g, y, inputs, params) -> cotangents``: one cotangent per matrix input.
+Vjp = Callable[[Value, Value, tuple[Value, ...], tuple[Any, ...]], tuple[Value, ...]]
 
 @dataclass(frozen=True)
 class InputDomain:
@@ -95,7 +101,7 @@ class OpSpec:
     params: tuple[str, ...]
     shape: Callable[..., Shape]
     forward: Callable[..., Any]
-    vjp: Callable[[Value, Value, tuple[Value, ...], tuple[Any, ...]], tuple[Value, ...]]
+    vjp: Vjp
     spec: Callable[..., Any]
     domains: tuple[InputDomain, ...]
     bound: ErrorBound
@@ -212,11 +218,11 @@ def apply(spec: OpSpec, inputs: tuple[Value, ...], params: tuple[Any, ...]) -> V
 def defop(
     *,
     arity: int,
-    shape: Callable[..., Shape],
-    vjp: Callable[[Value, Value, tuple[Value, ...], tuple[Any, ...]], tuple[Value, ...]],
+    vjp: Vjp,
     spec: Callable[..., Any],
     bound: ErrorBound,
-    cases: Callable[[int], Iterator[Case]],
+    shape: Callable[..., Shape] | None = None,
+    cases: Callable[[int], Iterator[Case]] | None = None,
     domains: tuple[InputDomain, ...] | None = None,
     params: tuple[str, ...] = (),
     int_params: tuple[str, ...] = (),
@@ -230,24 +236,32 @@ def defop(
 
     The decorated function is the forward kernel on Matrices (``inputs..., params...``);
     the returned function has the public signature (with ``scalar_first`` the single
-    parameter comes first: ``scale(c, A)``) and dispatches through :func:`apply`.
+    parameter comes first: ``scale(c, A)``), reported by :func:`inspect.signature` and
+    used to bind keyword arguments (``pow(A=M, p=2)``), and dispatches through :func:`apply`.
+
+    A unary op (``arity=1``) may leave out ``shape`` (default :func:`unary_shape`: the
+    input's shape) and, if it has no parameters, ``cases`` (default :func:`unary_cases`:
+    every shape up to k×k). Other ops must give both.
     """
 
     def wrap(forward: Callable[..., Any]) -> Callable[..., Any]:
         name = forward.__name__
         if name in _registry:
             raise ValueError(f"op {name!r} is registered twice")
+        if not set(int_params) <= set(params):
+            raise ValueError(f"op {name!r}: int_params {int_params} must name parameters")
         op = OpSpec(
             name=name,
             arity=arity,
             params=params,
-            shape=shape,
+            shape=_default(name, "shape", shape, unary_shape if arity == 1 else None),
             forward=forward,
             vjp=vjp,
             spec=spec,
             domains=domains if domains is not None else (InputDomain(),) * arity,
             bound=bound,
-            cases=cases,
+            cases=_default(name, "cases", cases,
+                           unary_cases() if arity == 1 and not params else None),
             smooth=smooth,
             scalar_first=scalar_first,
             doc=forward.__doc__ or "",
@@ -256,40 +270,68 @@ def defop(
             formula=formula,
             rule=rule,
         )
-        if not set(int_params) <= set(params):
-            raise ValueError(f"op {name!r}: int_params {int_params} must name parameters")
-        n_args = arity + len(params)
-
-        @functools.wraps(forward)
-        def public(*args: Any, **kwargs: Any) -> Any:
-            if kwargs:
-                names = ((*params, *(f"_{k}" for k in range(arity))) if scalar_first
-                         else (*(f"_{k}" for k in range(arity)), *params))
-                bound_args = list(args)
-                for nm in names[len(args):]:
-                    if nm not in kwargs:
-                        raise TypeError(f"{name}() is missing the argument {nm!r}")
-                    bound_args.append(kwargs.pop(nm))
-                if kwargs:
-                    raise TypeError(f"{name}() got unexpected arguments {sorted(kwargs)}")
-                args = tuple(bound_args)
-            if len(args) != n_args:
-                raise TypeError(
-                    f"{name}() takes {arity} matrix argument(s)"
-                    + (f" and the parameter(s) {', '.join(params)}" if params else "")
-                    + f"; got {len(args)} argument(s)"
-                )
-            if scalar_first:
-                return apply(op, args[len(params):], args[: len(params)])
-            return apply(op, args[:arity], args[arity:])
-
-        public.__name__ = name
-        public.__qualname__ = name
+        public = _public_function(op, forward)
         _registry[name] = op
         _public[name] = public
         return public
 
     return wrap
+
+
+def _default(name: str, what: str, given: Any, default: Any) -> Any:
+    if given is not None:
+        return given
+    if default is None:
+        whose = "unary ops without parameters" if what == "cases" else "unary ops"
+        raise ValueError(f"op {name!r} needs {what}= (only {whose} have a default {what})")
+    return default
+
+
+def _public_signature(op: OpSpec, forward: Callable[..., Any]) -> inspect.Signature:
+    """The call signature of the public function: the kernel's parameter names, with the
+    single parameter first for a ``scalar_first`` op (``scale(c, A)``)."""
+    names = list(inspect.signature(forward).parameters)
+    if len(names) != op.arity + len(op.params) or tuple(names[op.arity:]) != op.params:
+        raise ValueError(
+            f"op {op.name!r}: the kernel's arguments {names} must be {op.arity} input(s) "
+            f"followed by the parameters {list(op.params)}"
+        )
+    if op.scalar_first:
+        names = [*names[op.arity:], *names[: op.arity]]
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    return inspect.Signature([inspect.Parameter(n, kind) for n in names])
+
+
+def _public_function(op: OpSpec, forward: Callable[..., Any]) -> Callable[..., Any]:
+    """``ops.<name>``: bind the arguments, split inputs from parameters, :func:`apply`."""
+    name, arity, params = op.name, op.arity, op.params
+    sig = _public_signature(op, forward)
+    n_args = arity + len(params)
+
+    @functools.wraps(forward)
+    def public(*args: Any, **kwargs: Any) -> Any:
+        if kwargs:
+            unknown = sorted(set(kwargs) - set(sig.parameters))
+            if unknown:
+                raise TypeError(f"{name}{sig} got unexpected argument(s) {unknown}")
+            try:
+                args = sig.bind(*args, **kwargs).args
+            except TypeError as exc:
+                raise TypeError(f"{name}{sig}: {exc}") from None
+        if len(args) != n_args:
+            raise TypeError(
+                f"{name}() takes {arity} matrix argument(s)"
+                + (f" and the parameter(s) {', '.join(params)}" if params else "")
+                + f"; got {len(args)} argument(s)"
+            )
+        if op.scalar_first:
+            return apply(op, args[len(params):], args[: len(params)])
+        return apply(op, args[:arity], args[arity:])
+
+    public.__name__ = name
+    public.__qualname__ = name
+    public.__signature__ = sig  # type: ignore[attr-defined]
+    return public
 
 
 # ----------------------------------------------------------------- shape rules
@@ -326,8 +368,3 @@ def binary_cases(k: int) -> Iterator[Case]:
     for m in range(1, k + 1):
         for n in range(1, k + 1):
             yield ((m, n), (m, n)), ()
-
-
-def is_matrix(x: object) -> bool:
-    """Whether ``x`` is a reference Matrix (not a traced value or a backend array)."""
-    return isinstance(x, Matrix)

@@ -5,10 +5,10 @@ Reading guide for one entry::
     def _tanh_vjp(g, y, inputs, params):         # cotangent(s), written in registry ops
         return (sub(g, hadamard(g, square(y))),)  # g ⊙ (1 − y²)
 
-    @defop(arity=1, shape=..., vjp=_tanh_vjp,
+    @defop(arity=1, vjp=_tanh_vjp,                # a unary op's shape and cases default
            spec=lambda A: A.applyfunc(sympy.tanh),  # the meaning, independent of the kernel
-           bound=..., cases=...)
-    def _tanh(A):                                # the reference kernel on Matrices
+           bound=..., formula="tanh A", rule="g ⊙ (1 − y²)")
+    def tanh(A):                                 # the reference kernel on Matrices
         return _map1(A, "tanh")
 
 ``g`` is the cotangent of the output, ``y`` the output, ``inputs``/``params`` the call's
@@ -41,7 +41,6 @@ from refnn.ops._core import (
     defop,
     same_shape,
     unary_cases,
-    unary_shape,
 )
 
 Mat = Matrix[Any]
@@ -105,10 +104,6 @@ def _elem(A: Mat, B: Mat, f: Any) -> Mat:
     return Matrix._new(m, n, tuple(map(f, A.data, B.data)), dom)
 
 
-def _sym_map(fn: Any) -> Any:
-    return lambda A, *p: A.applyfunc(lambda x: fn(x, *p))
-
-
 def _zeros_like_slice(g: Value, m: int, k: int) -> Value:
     """An m×k block of zeros on g's backend (built with ops, so it stays differentiable)."""
     return broadcast(scale(0, sum(g)), m, k)
@@ -163,9 +158,8 @@ def _neg_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
     return (neg(g),)
 
 
-@defop(arity=1, shape=unary_shape, vjp=_neg_vjp, spec=lambda A: -A, bound=_NOOP,
-       formula="−A", rule="−g",
-       cases=unary_cases())
+@defop(arity=1, vjp=_neg_vjp, spec=lambda A: -A, bound=_NOOP,
+       formula="−A", rule="−g")
 def neg(A: Mat) -> Mat:
     """−A. Exact.
 
@@ -196,7 +190,7 @@ def _scale_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -
     return (scale(ps[0], g),)
 
 
-@defop(arity=1, params=("c",), scalar_first=True, shape=unary_shape, vjp=_scale_vjp,
+@defop(arity=1, params=("c",), scalar_first=True, vjp=_scale_vjp,
        formula="c·A", rule="c·g",
        spec=lambda A, c: c * A, bound=_EXACT,
        cases=unary_cases(((2,), (Fraction(-1, 2),), (0,))))
@@ -216,7 +210,7 @@ def _add_scalar_vjp(
     return (g,)
 
 
-@defop(arity=1, params=("c",), shape=unary_shape, vjp=_add_scalar_vjp,
+@defop(arity=1, params=("c",), vjp=_add_scalar_vjp,
        formula="A + c (c added to every entry)", rule="g",
        spec=lambda A, c: A.applyfunc(lambda x: x + c), bound=_EXACT,
        cases=unary_cases(((1,), (Fraction(-1, 4),))))
@@ -298,7 +292,7 @@ def _transpose_vjp(
 
 @defop(arity=1, shape=lambda a: (a[1], a[0]), vjp=_transpose_vjp, spec=lambda A: A.T,
        formula="Aᵀ", rule="gᵀ",
-       bound=_NOOP, cases=unary_cases())
+       bound=_NOOP)
 def transpose(A: Mat) -> Mat:
     """Aᵀ. Exact.
 
@@ -327,7 +321,7 @@ def _broadcast_vjp(
     g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]
 ) -> tuple[Value, ...]:
     (a,) = xs
-    src, dst = concrete(a).shape, ps
+    src, dst = a.shape, ps
     if src == dst:
         return (g,)
     if src == (1, 1):
@@ -415,8 +409,8 @@ def _concat_cases(k: int) -> Iterator[Case]:
 def _concat_vjp(
     g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]
 ) -> tuple[Value, ...]:
-    n1 = concrete(xs[0]).shape[1]
-    n = concrete(y).shape[1]
+    n1 = xs[0].shape[1]
+    n = y.shape[1]
     return (slice_cols(g, 1, n1), slice_cols(g, n1 + 1, n))
 
 
@@ -453,7 +447,7 @@ def _slice_cases(k: int) -> Iterator[Case]:
 
 def _slice_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> tuple[Value, ...]:
     j1, j2 = ps
-    m, n = concrete(xs[0]).shape
+    m, n = xs[0].shape
     out = g
     if j1 > 1:
         out = concat_cols(_zeros_like_slice(g, m, j1 - 1), out)
@@ -477,13 +471,13 @@ def slice_cols(A: Mat, j1: int, j2: int) -> Mat:
 
 # ======================================================================= reductions
 def _sum_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> tuple[Value, ...]:
-    m, n = concrete(xs[0]).shape
+    m, n = xs[0].shape
     return (broadcast(g, m, n),)
 
 
 @defop(arity=1, shape=lambda a: (1, 1), vjp=_sum_vjp,
        formula='Σᵢⱼ Aᵢⱼ (1×1)', rule="g broadcast to A's shape",
-       spec=lambda A: _sp().Matrix([[_bsum(A)]]), bound=_RED, cases=unary_cases())
+       spec=lambda A: _sp().Matrix([[_bsum(A)]]), bound=_RED)
 def sum(A: Mat) -> Mat:
     """Σᵢⱼ A₍ᵢ,ⱼ₎ as a 1×1 matrix; float bound |error| ≤ γ_{mn−1} · Σ|A₍ᵢ,ⱼ₎|.
 
@@ -496,7 +490,7 @@ def sum(A: Mat) -> Mat:
 @defop(arity=1, shape=lambda a: (1, a[1]), vjp=_sum_vjp,
        formula="Σᵢ Aᵢⱼ, the 1×n row of column totals", rule="g repeated down the rows of A",
        spec=lambda A: _sp().Matrix([[_bsum(A[:, j]) for j in range(A.cols)]]),
-       bound=_RED, cases=unary_cases())
+       bound=_RED)
 def sum_rows(A: Mat) -> Mat:
     """The sum of the rows of A: the 1×n row of column totals Σᵢ A₍ᵢ,ⱼ₎; float bound
     γ_{m−1} · Σᵢ|A₍ᵢ,ⱼ₎| per entry.
@@ -509,7 +503,7 @@ def sum_rows(A: Mat) -> Mat:
 @defop(arity=1, shape=lambda a: (a[0], 1), vjp=_sum_vjp,
        formula="Σⱼ Aᵢⱼ, the m×1 column of row totals", rule="g repeated across the columns of A",
        spec=lambda A: _sp().Matrix([[_bsum(A[i, :])] for i in range(A.rows)]),
-       bound=_RED, cases=unary_cases())
+       bound=_RED)
 def sum_cols(A: Mat) -> Mat:
     """The sum of the columns of A: the m×1 column of row totals Σⱼ A₍ᵢ,ⱼ₎; float bound
     γ_{n−1} · Σⱼ|A₍ᵢ,ⱼ₎| per entry.
@@ -520,14 +514,14 @@ def sum_cols(A: Mat) -> Mat:
 
 
 def _mean_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> tuple[Value, ...]:
-    m, n = concrete(xs[0]).shape
+    m, n = xs[0].shape
     return (broadcast(scale(Fraction(1, m * n), g), m, n),)
 
 
 @defop(arity=1, shape=lambda a: (1, 1), vjp=_mean_vjp,
        formula='Σᵢⱼ Aᵢⱼ / (mn) (1×1)', rule="g/(mn) broadcast to A's shape",
        spec=lambda A: _sp().Matrix([[_bsum(A) / (A.rows * A.cols)]]),
-       bound=ErrorBound(ulps=1.0, reduction=True, vjp_ulps=2.0), cases=unary_cases())
+       bound=ErrorBound(ulps=1.0, reduction=True, vjp_ulps=2.0))
 def mean(A: Mat) -> Mat:
     """The mean of all entries as a 1×1 matrix: (Σ A₍ᵢ,ⱼ₎)/(mn). Float bound
     γ_{mn−1}·Σ|A₍ᵢ,ⱼ₎|/(mn) plus half an ulp for the division.
@@ -537,12 +531,11 @@ def mean(A: Mat) -> Mat:
     """
     N = A.size
     total = A.sum()
-    if A.domain is scalars.FLOAT and type(total) is int:
+    if A.domain is scalars.FLOAT or A.domain is scalars.MPMATH:
+        # one correctly rounded division; total·(1/N) would round twice (an ulp off)
         value: Any = total / N
-    elif A.domain is scalars.FLOAT or A.domain is scalars.MPMATH:
-        value = total / N
     else:
-        value = total * const(Fraction(1, N), A)
+        value = total * const(Fraction(1, N), A)  # exact
     return Matrix._new(1, 1, (value,), A.domain)
 
 
@@ -551,9 +544,9 @@ def _exp_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
     return (hadamard(g, y),)
 
 
-@defop(arity=1, shape=unary_shape, vjp=_exp_vjp, spec=lambda A: A.applyfunc(_sp().exp),
+@defop(arity=1, vjp=_exp_vjp, spec=lambda A: A.applyfunc(_sp().exp),
        formula="eᴬ", rule="g ⊙ y",
-       bound=_LIBM, cases=unary_cases())
+       bound=_LIBM)
 def exp(A: Mat) -> Mat:
     """eˣ element-wise. In the float domain an overflowing entry (x > 709.78) raises
     ``OverflowError`` rather than returning inf.
@@ -569,9 +562,9 @@ def _log_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
     return (div(g, xs[0]),)
 
 
-@defop(arity=1, shape=unary_shape, vjp=_log_vjp, spec=lambda A: A.applyfunc(_sp().log),
+@defop(arity=1, vjp=_log_vjp, spec=lambda A: A.applyfunc(_sp().log),
        formula="log A", rule="g ⊘ A",
-       domains=(_POS,), bound=_LIBM, cases=unary_cases())
+       domains=(_POS,), bound=_LIBM)
 def log(A: Mat) -> Mat:
     """The natural logarithm element-wise; a non-positive float entry raises
     :class:`~refnn.DomainError`.
@@ -585,9 +578,9 @@ def _sqrt_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
     return (div(g, scale(2, y)),)
 
 
-@defop(arity=1, shape=unary_shape, vjp=_sqrt_vjp, spec=lambda A: A.applyfunc(_sp().sqrt),
+@defop(arity=1, vjp=_sqrt_vjp, spec=lambda A: A.applyfunc(_sp().sqrt),
        formula="√A", rule="g ⊘ (2y)",
-       domains=(_POS,), bound=_EXACT, cases=unary_cases())
+       domains=(_POS,), bound=_EXACT)
 def sqrt(A: Mat) -> Mat:
     """√x element-wise (correctly rounded); a negative float entry raises
     :class:`~refnn.DomainError`. The derivative at 0 is infinite: 0 is outside the domain
@@ -608,7 +601,7 @@ def _pow_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
     return (hadamard(g, scale(p, pow(xs[0], p - 1))),)
 
 
-@defop(arity=1, params=("p",), shape=unary_shape, vjp=_pow_vjp,
+@defop(arity=1, params=("p",), vjp=_pow_vjp,
        formula="Aᵖ", rule="g ⊙ p·Aᵖ⁻¹",
        spec=lambda A, p: A.applyfunc(lambda x: x**p),
        domains=(InputDomain(lo=0.1, hi=3.0),), bound=_LIBM,
@@ -629,9 +622,9 @@ def _square_vjp(
     return (hadamard(g, scale(2, xs[0])),)
 
 
-@defop(arity=1, shape=unary_shape, vjp=_square_vjp, spec=lambda A: A.applyfunc(lambda x: x**2),
+@defop(arity=1, vjp=_square_vjp, spec=lambda A: A.applyfunc(lambda x: x**2),
        formula="A²", rule="g ⊙ 2A",
-       bound=_EXACT, cases=unary_cases())
+       bound=_EXACT)
 def square(A: Mat) -> Mat:
     """x² element-wise (x·x, correctly rounded).
 
@@ -645,9 +638,9 @@ def _tanh_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
     return (sub(g, hadamard(g, square(y))),)  # g ⊙ (1 − y²)
 
 
-@defop(arity=1, shape=unary_shape, vjp=_tanh_vjp, spec=lambda A: A.applyfunc(_sp().tanh),
+@defop(arity=1, vjp=_tanh_vjp, spec=lambda A: A.applyfunc(_sp().tanh),
        formula="tanh A", rule="g ⊙ (1 − y²)",
-       bound=_LIBM, cases=unary_cases())
+       bound=_LIBM)
 def tanh(A: Mat) -> Mat:
     """tanh x element-wise.
 
@@ -663,11 +656,10 @@ def _sigmoid_vjp(
     return (hadamard(g, sub(y, square(y))),)  # g ⊙ σ(1 − σ)
 
 
-@defop(arity=1, shape=unary_shape, vjp=_sigmoid_vjp,
+@defop(arity=1, vjp=_sigmoid_vjp,
        formula="σ(A) = 1/(1 + e⁻ᴬ)", rule="g ⊙ y ⊙ (1 − y)",
        spec=lambda A: A.applyfunc(lambda x: 1 / (1 + _sp().exp(-x))),
-       domains=(InputDomain(lo=-8.0, hi=8.0),), bound=ErrorBound(ulps=4.0, vjp_ulps=16.0),
-       cases=unary_cases())
+       domains=(InputDomain(lo=-8.0, hi=8.0),), bound=ErrorBound(ulps=4.0, vjp_ulps=16.0))
 def sigmoid(A: Mat) -> Mat:
     """σ(x) = 1/(1 + e⁻ˣ) element-wise, in the stable form: for x ≥ 0 it computes
     1/(1 + e⁻ˣ), for x < 0 it computes eˣ/(1 + eˣ), so no exponential of a large positive
@@ -687,11 +679,10 @@ def _softplus_vjp(
     return (hadamard(g, sigmoid(xs[0])),)
 
 
-@defop(arity=1, shape=unary_shape, vjp=_softplus_vjp,
+@defop(arity=1, vjp=_softplus_vjp,
        formula="log(1 + eᴬ)", rule="g ⊙ σ(A)",
        spec=lambda A: A.applyfunc(lambda x: _sp().log(1 + _sp().exp(x))),
-       domains=(InputDomain(lo=-8.0, hi=8.0),), bound=ErrorBound(ulps=4.0, vjp_ulps=16.0),
-       cases=unary_cases())
+       domains=(InputDomain(lo=-8.0, hi=8.0),), bound=ErrorBound(ulps=4.0, vjp_ulps=16.0))
 def softplus(A: Mat) -> Mat:
     """log(1 + eˣ) element-wise, computed as max(x, 0) + log1p(e^−|x|): no overflow for
     large x, full relative accuracy for very negative x.
@@ -707,9 +698,9 @@ def _sin_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
     return (hadamard(g, cos(xs[0])),)
 
 
-@defop(arity=1, shape=unary_shape, vjp=_sin_vjp, spec=lambda A: A.applyfunc(_sp().sin),
+@defop(arity=1, vjp=_sin_vjp, spec=lambda A: A.applyfunc(_sp().sin),
        formula="sin A", rule="g ⊙ cos A",
-       domains=(InputDomain(lo=-4.0, hi=4.0),), bound=_LIBM, cases=unary_cases())
+       domains=(InputDomain(lo=-4.0, hi=4.0),), bound=_LIBM)
 def sin(A: Mat) -> Mat:
     """sin x element-wise (x in radians).
 
@@ -723,9 +714,9 @@ def _cos_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
     return (neg(hadamard(g, sin(xs[0]))),)
 
 
-@defop(arity=1, shape=unary_shape, vjp=_cos_vjp, spec=lambda A: A.applyfunc(_sp().cos),
+@defop(arity=1, vjp=_cos_vjp, spec=lambda A: A.applyfunc(_sp().cos),
        formula="cos A", rule="−g ⊙ sin A",
-       domains=(InputDomain(lo=-4.0, hi=4.0),), bound=_LIBM, cases=unary_cases())
+       domains=(InputDomain(lo=-4.0, hi=4.0),), bound=_LIBM)
 def cos(A: Mat) -> Mat:
     """cos x element-wise (x in radians).
 
@@ -739,10 +730,10 @@ def _step_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
     return (scale(0, g),)
 
 
-@defop(arity=1, shape=unary_shape, vjp=_step_vjp,
+@defop(arity=1, vjp=_step_vjp,
        formula="step(A): 1 where A > 0, else 0", rule="0 (zero everywhere)",
        spec=lambda A: A.applyfunc(lambda x: _sp().Heaviside(x, 0)),
-       domains=(_KINK0,), bound=_NOOP, cases=unary_cases(), smooth=False)
+       domains=(_KINK0,), bound=_NOOP, smooth=False)
 def step(A: Mat) -> Mat:
     """The Heaviside step: 1 where x > 0, else 0 (so step(0) = 0). Its derivative is taken
     as 0 everywhere (it is 0 wherever it exists); it is the mask in ReLU's VJP.
@@ -762,10 +753,10 @@ def _relu_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
     return (hadamard(g, step(xs[0])),)
 
 
-@defop(arity=1, shape=unary_shape, vjp=_relu_vjp,
+@defop(arity=1, vjp=_relu_vjp,
        formula="max(A, 0)", rule="g ⊙ step(A)",
        spec=lambda A: A.applyfunc(lambda x: _sp().Max(x, 0)),
-       domains=(_KINK0,), bound=_NOOP, cases=unary_cases(), smooth=False)
+       domains=(_KINK0,), bound=_NOOP, smooth=False)
 def relu(A: Mat) -> Mat:
     """max(x, 0) element-wise. Its derivative at 0 is taken as 0 (``step(0) = 0``).
 
@@ -786,7 +777,7 @@ def _leaky_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -
     return (add(scale(a, g), scale(1 - Fraction(a), hadamard(g, step(xs[0])))),)
 
 
-@defop(arity=1, params=("slope",), shape=unary_shape, vjp=_leaky_vjp,
+@defop(arity=1, params=("slope",), vjp=_leaky_vjp,
        formula="max(A, 0) + slope·min(A, 0)", rule="slope·g + (1 − slope)·(g ⊙ step(A))",
        spec=lambda A, a: A.applyfunc(lambda x: _sp().Max(x, 0) + a * _sp().Min(x, 0)),
        domains=(_KINK0,), bound=_EXACT3,
@@ -839,7 +830,7 @@ def clip(A: Mat, lo: Any, hi: Any) -> Mat:
 def _softmax_vjp(
     g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]
 ) -> tuple[Value, ...]:
-    m, n = concrete(y).shape
+    m, n = y.shape
     gy = hadamard(g, y)
     return (sub(gy, hadamard(y, broadcast(sum_cols(gy), m, n))),)  # y ⊙ (g − Σⱼ gⱼyⱼ)
 
@@ -858,9 +849,9 @@ def _row_shifts(A: Mat) -> list[Any]:
     return [max(r) for r in A.rows()]
 
 
-@defop(arity=1, shape=unary_shape, vjp=_softmax_vjp, spec=_softmax_spec,
+@defop(arity=1, vjp=_softmax_vjp, spec=_softmax_spec,
        formula="yᵢⱼ = e^Aᵢⱼ / Σₖ e^Aᵢₖ, row by row", rule="y ⊙ (g − Σⱼ gⱼyⱼ of each row)",
-       bound=ErrorBound(ulps=4.0, reduction=True, vjp_ulps=16.0), cases=unary_cases())
+       bound=ErrorBound(ulps=4.0, reduction=True, vjp_ulps=16.0))
 def softmax_rows(A: Mat) -> Mat:
     """The softmax of each row: e^{a_ij} / Σₖ e^{a_ik}. Each row's maximum is subtracted
     first (a mathematical no-op) so no exponent is positive: no overflow for large
@@ -884,16 +875,15 @@ def softmax_rows(A: Mat) -> Mat:
 def _log_softmax_vjp(
     g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]
 ) -> tuple[Value, ...]:
-    m, n = concrete(y).shape
+    m, n = y.shape
     return (sub(g, hadamard(exp(y), broadcast(sum_cols(g), m, n))),)  # g − softmax·Σⱼ gⱼ
 
 
-@defop(arity=1, shape=unary_shape, vjp=_log_softmax_vjp,
+@defop(arity=1, vjp=_log_softmax_vjp,
        formula="yᵢⱼ = Aᵢⱼ − log Σₖ e^Aᵢₖ, row by row", rule="g − eʸ ⊙ (Σⱼ gⱼ of each row)",
        spec=lambda A: _sp().Matrix(A.rows, A.cols, lambda i, j: A[i, j] - _sp().log(
            _bsum(_sp().exp(A[i, k]) for k in range(A.cols)))),
-       bound=ErrorBound(ulps=4.0, reduction=True, vjp_ulps=16.0, log_of_sum=True),
-       cases=unary_cases())
+       bound=ErrorBound(ulps=4.0, reduction=True, vjp_ulps=16.0, log_of_sum=True))
 def log_softmax_rows(A: Mat) -> Mat:
     """log softmax of each row: a_ij − log Σₖ e^{a_ik}, computed as
     (a_ij − M) − log Σₖ e^{a_ik − M} with M the row maximum: stable for large |a|.
