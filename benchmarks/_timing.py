@@ -66,8 +66,10 @@ def load_line(when: str) -> str:
         one, five, fifteen = os.getloadavg()
     except OSError:  # pragma: no cover - not on every platform
         return f"load average {when}: unavailable"
-    return (f"load average (1, 5, 15 min) {when}: {one:.2f}, {five:.2f}, {fifteen:.2f} "
-            f"on {os.cpu_count()} cores")
+    return (
+        f"load average (1, 5, 15 min) {when}: {one:.2f}, {five:.2f}, {fifteen:.2f} "
+        f"on {os.cpu_count()} cores"
+    )
 
 
 def shared_verdict(before: float, after: float) -> str:
@@ -77,11 +79,15 @@ def shared_verdict(before: float, after: float) -> str:
     one core busy, so it adds about 1 to ``after``."""
     cores = os.cpu_count() or 1
     if before >= 0.5 or after >= 1.5:
-        return (f"the machine was shared with other work: load {before:.2f} before and "
-                f"{after:.2f} after (this benchmark adds about 1) on {cores} cores; "
-                f"figures are the best of interleaved rounds")
-    return (f"the machine looked otherwise idle: load {before:.2f} before and {after:.2f} "
-            f"after (this benchmark adds about 1) on {cores} cores")
+        return (
+            f"the machine was shared with other work: load {before:.2f} before and "
+            f"{after:.2f} after (this benchmark adds about 1) on {cores} cores; "
+            f"figures are the best of interleaved rounds"
+        )
+    return (
+        f"the machine looked otherwise idle: load {before:.2f} before and {after:.2f} "
+        f"after (this benchmark adds about 1) on {cores} cores"
+    )
 
 
 def loadavg() -> float:

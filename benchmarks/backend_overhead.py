@@ -67,19 +67,37 @@ def article_case() -> Case:
     params = model.init(random.Random(0))
     X = coordinate_grid(25, 25)
     Y = image_to_targets(load_image("spiral", size=25))
-    return Case("article 2→64→64→128→64→32→1 tanh, spiral 25×25 (625 px), BCE",
-                model, params, X, Y, "tanh", "bce", 1e-3)
+    return Case(
+        "article 2→64→64→128→64→32→1 tanh, spiral 25×25 (625 px), BCE",
+        model,
+        params,
+        X,
+        Y,
+        "tanh",
+        "bce",
+        1e-3,
+    )
 
 
 def siren_case(size: int = 64, width: int = 24, depth: int = 2) -> Case:
     model = nn.siren(2, width, depth, 1, omega0=OMEGA0)
     params = model.init(random.Random(0))
     X = coordinate_grid(size, size)
-    ys = [0.5 + 0.25 * math.sin(3.0 * x) * math.cos(2.0 * y) + 0.2 * math.tanh(4.0 * x * y)
-          for x, y in X.rows()]
+    ys = [
+        0.5 + 0.25 * math.sin(3.0 * x) * math.cos(2.0 * y) + 0.2 * math.tanh(4.0 * x * y)
+        for x, y in X.rows()
+    ]
     Y = Matrix.from_flat(size * size, 1, ys)
-    return Case(f"SIREN 2→{width}×{depth}→1 (ω₀ 30), {size}×{size} grid ({size * size} px), MSE",
-                model, params, X, Y, "sine", "mse", 4e-3)
+    return Case(
+        f"SIREN 2→{width}×{depth}→1 (ω₀ 30), {size}×{size} grid ({size * size} px), MSE",
+        model,
+        params,
+        X,
+        Y,
+        "sine",
+        "mse",
+        4e-3,
+    )
 
 
 def dense_leaves(case: Case) -> list[tuple[Matrix[float], Matrix[float]]]:
@@ -219,8 +237,9 @@ def check_agreement(label: str, a: Stepper, b: Stepper) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=7, help="interleaved rounds (default 7)")
-    ap.add_argument("--seconds", type=float, default=0.3,
-                    help="seconds per timed batch of steps (default 0.3)")
+    ap.add_argument(
+        "--seconds", type=float, default=0.3, help="seconds per timed batch of steps (default 0.3)"
+    )
     ap.add_argument("--skip-torch", action="store_true")
     ap.add_argument("--siren-size", type=int, default=64)
     args = ap.parse_args()
@@ -239,16 +258,19 @@ def main() -> int:
     for case in (article_case(), siren_case(args.siren_size)):
         print(case.name)
         for backend_name, plain in pairs:
-            check_agreement(f"{backend_name}: refnn vs plain",
-                            refnn_step(case, backend_name), plain(case))
+            check_agreement(
+                f"{backend_name}: refnn vs plain", refnn_step(case, backend_name), plain(case)
+            )
             ours, theirs = refnn_step(case, backend_name)[0], plain(case)[0]
             once = min(interleaved_best([ours, theirs], [3, 3], 1))
             number = max(1, int(args.seconds / max(once, 1e-6)))
             t_ours, t_plain = interleaved_best([ours, theirs], [number, number], args.repeat)
             ratio = t_ours / t_plain
             results.append((case.name.split(",")[0], backend_name, t_ours, t_plain, ratio))
-            print(f"  {backend_name}: refnn {t_ours * 1e3:8.3f} ms/step, plain "
-                  f"{t_plain * 1e3:8.3f} ms/step: refnn / plain = {ratio:.2f} (goal ≤ 1.3)")
+            print(
+                f"  {backend_name}: refnn {t_ours * 1e3:8.3f} ms/step, plain "
+                f"{t_plain * 1e3:8.3f} ms/step: refnn / plain = {ratio:.2f} (goal ≤ 1.3)"
+            )
     print(f"best of {args.repeat} interleaved rounds, GC off, one BLAS/PyTorch thread")
     print()
     print("| step | backend | refnn ms | plain ms | refnn / plain |")

@@ -22,8 +22,12 @@ GOALS = {"numpy": 3.0, "jax": 20.0, "torch": 10.0, "reference": 5.0}
 
 def _run(backend: str) -> tuple[float, int]:
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "refnn.conformance", "conform", backend],
-                       capture_output=True, text=True, check=False)
+    r = subprocess.run(
+        [sys.executable, "-m", "refnn.conformance", "conform", backend],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return time.perf_counter() - t0, r.returncode
 
 
@@ -42,16 +46,23 @@ def main() -> int:
             best[b] = min(best[b], t)
             codes[b] = code
     load1 = os.getloadavg()
-    print(f"refnn conform BACKEND (defaults: 10 examples per op, every op), best of "
-          f"{args.repeat}, {os.cpu_count()} cores")
+    print(
+        f"refnn conform BACKEND (defaults: 10 examples per op, every op), best of "
+        f"{args.repeat}, {os.cpu_count()} cores"
+    )
     for b in names:
         goal = GOALS.get(b)
-        verdict = "" if goal is None else (" — meets" if best[b] <= goal else " — misses") + \
-            f" the goal of {goal:g} s"
+        verdict = (
+            ""
+            if goal is None
+            else (" — meets" if best[b] <= goal else " — misses") + f" the goal of {goal:g} s"
+        )
         print(f"  {b:10s} {best[b]:6.1f} s (exit {codes[b]}){verdict}")
     shared = max(load0[0], load1[0]) > 1.5
-    print(f"load average before {load0[0]:.2f}, after {load1[0]:.2f}: the machine was "
-          f"{'shared with other work (times are pessimistic)' if shared else 'quiet'}")
+    print(
+        f"load average before {load0[0]:.2f}, after {load1[0]:.2f}: the machine was "
+        f"{'shared with other work (times are pessimistic)' if shared else 'quiet'}"
+    )
     return 0
 
 

@@ -42,35 +42,61 @@ def main() -> int:
     ap.add_argument("--size", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--backend", default="reference")
-    ap.add_argument("--spiral-backend", default="numpy",
-                    help="backend for the article network (23,041 parameters; the pure "
-                         "Python path takes about a second per step)")
+    ap.add_argument(
+        "--spiral-backend",
+        default="numpy",
+        help="backend for the article network (23,041 parameters; the pure "
+        "Python path takes about a second per step)",
+    )
     ap.add_argument("--spiral-max-steps", type=int, default=4000)
     ap.add_argument("--skip-spiral", action="store_true")
     args = ap.parse_args()
 
-    print(f"camera {args.size}×{args.size}, {args.steps} steps, full batch, Adam, "
-          f"backend {args.backend}, seed {args.seed}")
+    print(
+        f"camera {args.size}×{args.size}, {args.steps} steps, full batch, Adam, "
+        f"backend {args.backend}, seed {args.seed}"
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for model, width, depth in MODELS:
-            base = ReconstructConfig(size=args.size, model=model, width=width, depth=depth,
-                                     steps=args.steps, seed=args.seed, backend=args.backend)
+            base = ReconstructConfig(
+                size=args.size,
+                model=model,
+                width=width,
+                depth=depth,
+                steps=args.steps,
+                seed=args.seed,
+                backend=args.backend,
+            )
             t0 = time.perf_counter()
             full = run(base, Path(tmp, f"{model}-full"))
-            held = run(ReconstructConfig(**{**base.__dict__, "holdout": True}),
-                       Path(tmp, f"{model}-held"))
-            rows.append((model, full["n_params"], full["lr"], full["psnr_db"],
-                         held["holdout_psnr_db"], held["holdout_neighbour_baseline_db"],
-                         full["seconds"], time.perf_counter() - t0))
+            held = run(
+                ReconstructConfig(**{**base.__dict__, "holdout": True}), Path(tmp, f"{model}-held")
+            )
+            rows.append(
+                (
+                    model,
+                    full["n_params"],
+                    full["lr"],
+                    full["psnr_db"],
+                    held["holdout_psnr_db"],
+                    held["holdout_neighbour_baseline_db"],
+                    full["seconds"],
+                    time.perf_counter() - t0,
+                )
+            )
             print(f"  {model} done", file=sys.stderr, flush=True)
     print()
-    print("| model | params | lr | train PSNR (dB) | held-out PSNR (dB) | neighbour baseline (dB) "
-          "| train s | total s |")
+    print(
+        "| model | params | lr | train PSNR (dB) | held-out PSNR (dB) | neighbour baseline (dB) "
+        "| train s | total s |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]:g} | {r[3]:.2f} | {r[4]:.2f} | {r[5]:.2f} | "
-              f"{r[6]:.1f} | {r[7]:.1f} |")
+        print(
+            f"| {r[0]} | {r[1]} | {r[2]:g} | {r[3]:.2f} | {r[4]:.2f} | {r[5]:.2f} | "
+            f"{r[6]:.1f} | {r[7]:.1f} |"
+        )
     by = {r[0]: r for r in rows}
     print()
     print(f"fourier − relu (train): {by['fourier'][3] - by['relu'][3]:+.2f} dB (target ≥ +5)")
@@ -80,8 +106,10 @@ def main() -> int:
     if not args.skip_spiral:
         print()
         steps, acc, secs = spiral_run(args.seed, args.spiral_backend, args.spiral_max_steps)
-        print(f"article network on the 25×25 spiral ({args.spiral_backend} backend, Adam lr "
-              f"1e-3): {acc * 100:.1f}% pixel accuracy after {steps} steps in {secs:.1f} s")
+        print(
+            f"article network on the 25×25 spiral ({args.spiral_backend} backend, Adam lr "
+            f"1e-3): {acc * 100:.1f}% pixel accuracy after {steps} steps in {secs:.1f} s"
+        )
     return 0
 
 
@@ -112,8 +140,7 @@ def spiral_run(seed: int, backend: str, max_steps: int) -> tuple[int, float, flo
         k += 1
         if k % 50 == 0:
             pred = be.to_matrix(ops.sigmoid(model.apply(params, X)))
-            hits = sum((p > 0.5) == (t > 0.5) for p, t in zip(pred.data, target.data,
-                                                                 strict=True))
+            hits = sum((p > 0.5) == (t > 0.5) for p, t in zip(pred.data, target.data, strict=True))
             acc = hits / len(target.data)
             if acc >= 0.99:
                 break

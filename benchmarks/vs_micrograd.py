@@ -82,8 +82,13 @@ def rel_err(a: float, b: float) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("seconds", nargs="?", type=float, default=0.5,
-                    help="seconds per timed batch of refnn calls (default 0.5)")
+    ap.add_argument(
+        "seconds",
+        nargs="?",
+        type=float,
+        default=0.5,
+        help="seconds per timed batch of refnn calls (default 0.5)",
+    )
     ap.add_argument("--repeat", type=int, default=5, help="interleaved rounds (default 5)")
     args = ap.parse_args()
     load_before = loadavg()
@@ -95,10 +100,15 @@ def main() -> None:
     loss_m, grads_m = micrograd_loss_and_grads(params, X, Y)
     flat_r = [list(g.data) for g in nn.tree_leaves(grads_r)]
     # tree leaves are ordered W then b per Dense layer (dict keys sorted), as grads_m
-    worst = max(rel_err(loss_r[1, 1], loss_m), *(
-        rel_err(a, b) for gr, gm in zip(flat_r, grads_m, strict=True)
-        for a, b in zip(gr, gm, strict=True) if max(abs(a), abs(b)) > 1e-14
-    ))
+    worst = max(
+        rel_err(loss_r[1, 1], loss_m),
+        *(
+            rel_err(a, b)
+            for gr, gm in zip(flat_r, grads_m, strict=True)
+            for a, b in zip(gr, gm, strict=True)
+            if max(abs(a), abs(b)) > 1e-14
+        ),
+    )
     print(f"2→16→16→1 ReLU MLP, {nn.n_params(params)} parameters, batch {BATCH}, MSE")
     print(f"  loss refnn {loss_r[1, 1]!r}  micrograd {loss_m!r}")
     print(f"  largest relative difference (loss and 337 gradient entries): {worst:.2e}")
@@ -115,13 +125,17 @@ def main() -> None:
     fns = [refnn_step, micrograd_step]
     off = interleaved_best(fns, [n_r, 2], args.repeat, gc_off=True)
     on = interleaved_best(fns, [n_r, 1], max(1, args.repeat // 2), gc_off=False)
-    print(f"  timed like timeit: best of {args.repeat} interleaved rounds of {n_r} refnn "
-          f"calls / 2 micrograd calls (GC-enabled: best of {max(1, args.repeat // 2)})")
+    print(
+        f"  timed like timeit: best of {args.repeat} interleaved rounds of {n_r} refnn "
+        f"calls / 2 micrograd calls (GC-enabled: best of {max(1, args.repeat // 2)})"
+    )
     print("                              GC off (headline)    GC on")
     print(f"  refnn     forward+backward: {off[0] * 1e3:10.2f} ms  {on[0] * 1e3:12.2f} ms")
     print(f"  micrograd forward+backward: {off[1] * 1e3:10.2f} ms  {on[1] * 1e3:12.2f} ms")
-    print(f"  refnn is {off[1] / off[0]:.1f}× faster with GC off (target ≥ 30×); "
-          f"with GC on: {on[1] / on[0]:.1f}×")
+    print(
+        f"  refnn is {off[1] / off[0]:.1f}× faster with GC off (target ≥ 30×); "
+        f"with GC on: {on[1] / on[0]:.1f}×"
+    )
     load_after = loadavg()
     print(load_line("after"))
     print(shared_verdict(load_before, load_after))

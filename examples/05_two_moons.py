@@ -39,8 +39,9 @@ def accuracy(logits: Matrix[float], Y: Matrix[float]) -> float:
     return hits / len(Y.data)
 
 
-def save_boundary(path: str, model: nn.Sequential, params: object, X: Matrix[float],
-                  Y: Matrix[float]) -> None:
+def save_boundary(
+    path: str, model: nn.Sequential, params: object, X: Matrix[float], Y: Matrix[float]
+) -> None:
     try:
         from PIL import Image, ImageDraw
     except ImportError:
@@ -49,14 +50,13 @@ def save_boundary(path: str, model: nn.Sequential, params: object, X: Matrix[flo
     size, lo_x, hi_x, lo_y, hi_y = 160, -1.5, 2.5, -1.0, 1.5
     coords = [
         (lo_x + (hi_x - lo_x) * (c + 0.5) / size, hi_y - (hi_y - lo_y) * (r + 0.5) / size)
-        for r in range(size) for c in range(size)
+        for r in range(size)
+        for c in range(size)
     ]
     grid = Matrix.from_flat(size * size, 2, [v for xy in coords for v in xy])
     probs = ops.sigmoid(model.apply(params, grid)).data
     img = Image.new("RGB", (size, size))
-    img.putdata([
-        (int(255 * (1 - p) * 0.6 + 90), 110, int(255 * p * 0.6 + 90)) for p in probs
-    ])
+    img.putdata([(int(255 * (1 - p) * 0.6 + 90), 110, int(255 * p * 0.6 + 90)) for p in probs])
     img = img.resize((size * 3, size * 3), Image.Resampling.NEAREST)
     draw = ImageDraw.Draw(img)
     scale = size * 3
@@ -83,8 +83,10 @@ def main() -> None:
     params, _, history = nn.fit(
         model, params, (X, Y), loss, nn.Adam(0.02), epochs=40, batch_size=50, seed=2
     )
-    print(f"{nn.n_params(params)} parameters, {len(history)} Adam steps; "
-          f"loss {history[0]:.4f} → {history[-1]:.4f}")
+    print(
+        f"{nn.n_params(params)} parameters, {len(history)} Adam steps; "
+        f"loss {history[0]:.4f} → {history[-1]:.4f}"
+    )
     print(f"training accuracy: {accuracy(model.apply(params, X), Y):.1%}")
     print(f"held-out accuracy: {accuracy(model.apply(params, X_test), Y_test):.1%}")
     save_boundary(args.out, model, params, X, Y)

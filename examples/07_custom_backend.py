@@ -58,25 +58,44 @@ def _log_softmax(x: Any) -> Any:
 class SimpleNumpyBackend:
     name = "simple-numpy"
     array_type = Array
-    kernels: ClassVar[dict[str, Any]] = {name: _k(f) for name, f in {
-        "add": np.add, "sub": np.subtract, "neg": np.negative, "hadamard": np.multiply,
-        "scale": lambda a, c: c * a, "add_scalar": lambda a, c: a + c, "div": np.divide,
-        "matmul": np.matmul, "transpose": np.transpose,
-        "broadcast": lambda a, m, n: np.broadcast_to(a, (m, n)).copy(),
-        "add_row": np.add, "concat_cols": lambda a, b: np.concatenate((a, b), axis=1),
-        "slice_cols": lambda a, j1, j2: a[:, j1 - 1:j2],  # 1-based, inclusive
-        "sum": lambda a: np.sum(a).reshape(1, 1),
-        "sum_rows": lambda a: np.sum(a, axis=0, keepdims=True),  # 1×n column totals
-        "sum_cols": lambda a: np.sum(a, axis=1, keepdims=True),  # m×1 row totals
-        "mean": lambda a: np.mean(a).reshape(1, 1), "exp": np.exp, "log": np.log,
-        "sqrt": np.sqrt, "pow": np.power, "square": np.square, "tanh": np.tanh,
-        "sigmoid": _sigmoid, "softplus": _softplus, "sin": np.sin, "cos": np.cos,
-        "step": lambda a: np.where(a != a, a, (a > 0).astype(np.float64)),
-        "relu": lambda a: np.maximum(a, 0.0),
-        "leaky_relu": lambda a, s: np.where(a > 0, a, s * a),
-        "clip": lambda a, lo, hi: np.clip(a, lo, hi),
-        "softmax_rows": _softmax, "log_softmax_rows": _log_softmax,
-    }.items()}
+    kernels: ClassVar[dict[str, Any]] = {
+        name: _k(f)
+        for name, f in {
+            "add": np.add,
+            "sub": np.subtract,
+            "neg": np.negative,
+            "hadamard": np.multiply,
+            "scale": lambda a, c: c * a,
+            "add_scalar": lambda a, c: a + c,
+            "div": np.divide,
+            "matmul": np.matmul,
+            "transpose": np.transpose,
+            "broadcast": lambda a, m, n: np.broadcast_to(a, (m, n)).copy(),
+            "add_row": np.add,
+            "concat_cols": lambda a, b: np.concatenate((a, b), axis=1),
+            "slice_cols": lambda a, j1, j2: a[:, j1 - 1 : j2],  # 1-based, inclusive
+            "sum": lambda a: np.sum(a).reshape(1, 1),
+            "sum_rows": lambda a: np.sum(a, axis=0, keepdims=True),  # 1×n column totals
+            "sum_cols": lambda a: np.sum(a, axis=1, keepdims=True),  # m×1 row totals
+            "mean": lambda a: np.mean(a).reshape(1, 1),
+            "exp": np.exp,
+            "log": np.log,
+            "sqrt": np.sqrt,
+            "pow": np.power,
+            "square": np.square,
+            "tanh": np.tanh,
+            "sigmoid": _sigmoid,
+            "softplus": _softplus,
+            "sin": np.sin,
+            "cos": np.cos,
+            "step": lambda a: np.where(a != a, a, (a > 0).astype(np.float64)),
+            "relu": lambda a: np.maximum(a, 0.0),
+            "leaky_relu": lambda a, s: np.where(a > 0, a, s * a),
+            "clip": lambda a, lo, hi: np.clip(a, lo, hi),
+            "softmax_rows": _softmax,
+            "log_softmax_rows": _log_softmax,
+        }.items()
+    }
 
     def from_matrix(self, A: Matrix[Any]) -> Array:
         return Array(np.array([[float(x) for x in row] for row in A.rows()]))

@@ -137,8 +137,10 @@ def jt_g(out: Any, xs: list[list[sympy.Symbol]], g: Any) -> sympy.Matrix:
     flat_g = list(g)
     return sympy.Matrix(
         [
-            [sympy.Add(*(gk * sympy.diff(o, x) for o, gk in zip(flat_out, flat_g, strict=True)))
-             for x in row]
+            [
+                sympy.Add(*(gk * sympy.diff(o, x) for o, gk in zip(flat_out, flat_g, strict=True)))
+                for x in row
+            ]
             for row in xs
         ]
     )
@@ -156,9 +158,7 @@ def regions(spec: OpSpec) -> list[Callable[[sympy.Symbol], Any]]:
     return out
 
 
-def region_patterns(
-    spec: OpSpec, symbols: list[sympy.Symbol]
-) -> Iterator[dict[sympy.Symbol, Any]]:
+def region_patterns(spec: OpSpec, symbols: list[sympy.Symbol]) -> Iterator[dict[sympy.Symbol, Any]]:
     """Substitutions placing every symbol in every region: all in one region, and rotations
     that give neighbouring entries different regions. Smooth ops: the identity only."""
     if spec.smooth:

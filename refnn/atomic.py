@@ -99,8 +99,7 @@ def _temporary(target: Path, data: bytes) -> Path:
         mode = stat.S_IMODE(os.stat(target).st_mode)
     except FileNotFoundError:
         mode = 0o666 & ~_umask()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                    dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -126,8 +125,9 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
     atomic_write_bytes(path, text.encode(encoding))
 
 
-def write_set(folder: str | os.PathLike[str], files: Mapping[str, bytes],
-              last: str | None = None) -> None:
+def write_set(
+    folder: str | os.PathLike[str], files: Mapping[str, bytes], last: str | None = None
+) -> None:
     """Write ``files`` (file name → bytes) into ``folder`` as a set: all temporaries first,
     then the renames, ``last`` (a name in ``files``) renamed at the end and removed before
     the first rename. If preparing any file fails, no file of the folder has changed and
@@ -214,8 +214,9 @@ class FolderLock:
     def __enter__(self) -> FolderLock:
         return self.acquire()
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.release()
 
 
@@ -232,11 +233,18 @@ def read_regular_file(path: str | os.PathLike[str], what: str = "file") -> bytes
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
-                    else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-                    else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
-            raise NotARegularFile(
-                f"{os.fspath(path)!s} is {kind}, not a regular {what}")
+            kind = (
+                "a directory"
+                if stat.S_ISDIR(mode)
+                else "a FIFO"
+                if stat.S_ISFIFO(mode)
+                else "a device"
+                if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                else "a socket"
+                if stat.S_ISSOCK(mode)
+                else "not a regular file"
+            )
+            raise NotARegularFile(f"{os.fspath(path)!s} is {kind}, not a regular {what}")
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         with os.fdopen(fd, "rb") as fh:

@@ -113,9 +113,7 @@ class Tracer(OpsOperators):
                 trace = a._trace
         assert trace is not None  # dispatch only happens when an input is a tracer
         parents = tuple(a if isinstance(a, Tracer) and a._trace is trace else None for a in inputs)
-        values = tuple(
-            a if p is None else p._value for a, p in zip(inputs, parents, strict=True)
-        )
+        values = tuple(a if p is None else p._value for a, p in zip(inputs, parents, strict=True))
         out = apply(spec, values, params)
         return Tracer(out, trace, _Node(spec, values, params, parents))
 
@@ -231,15 +229,16 @@ def _trace_tree(x: Any, trace: _Trace, position: int) -> tuple[Any, list[Tracer]
     return tree_unflatten(treedef, tracers), tracers, treedef
 
 
-def _gradient_tree(
-    leaves: dict[int, Any], tracers: list[Tracer], treedef: TreeDef, x: Any
-) -> Any:
+def _gradient_tree(leaves: dict[int, Any], tracers: list[Tracer], treedef: TreeDef, x: Any) -> Any:
     """The cotangents of ``tracers`` rebuilt into ``x``'s structure (zeros where unused)."""
     originals = tree_flatten(x)[0]
-    return tree_unflatten(treedef, [
-        leaves[id(t)] if id(t) in leaves else _filled_like(a, 0)
-        for t, a in zip(tracers, originals, strict=True)
-    ])
+    return tree_unflatten(
+        treedef,
+        [
+            leaves[id(t)] if id(t) in leaves else _filled_like(a, 0)
+            for t, a in zip(tracers, originals, strict=True)
+        ],
+    )
 
 
 # ----------------------------------------------------------------------- public API

@@ -72,16 +72,27 @@ def _reconstruct_parser(sub: Any) -> None:
         ),
     )
     p.add_argument(
-        "image", nargs="?", default=None,
+        "image",
+        nargs="?",
+        default=None,
         help="an image file Pillow reads (PNG, JPEG, PGM, …), 'camera' (the embedded "
         "photograph, the default) or 'spiral' (the article's binary spiral)",
     )
-    p.add_argument("--image", dest="image_opt", default=None, metavar="IMAGE",
-                   help="the same as the positional IMAGE")
+    p.add_argument(
+        "--image",
+        dest="image_opt",
+        default=None,
+        metavar="IMAGE",
+        help="the same as the positional IMAGE",
+    )
     sizes = ", ".join(f"{n} for the {k}" for k, n in IMAGE_SIZES.items() if k is not None)
-    p.add_argument("--size", type=_positive_int, default=d.size, metavar="N",
-                   help=f"resize so the longer side is N pixels (box filter); default {size} "
-                   f"({sizes})")
+    p.add_argument(
+        "--size",
+        type=_positive_int,
+        default=d.size,
+        metavar="N",
+        help=f"resize so the longer side is N pixels (box filter); default {size} ({sizes})",
+    )
     _model_options(p, d)
     _run_options(p, d)
     p.set_defaults(func=_run_reconstruct)
@@ -95,52 +106,104 @@ def _reconstruct_parser(sub: Any) -> None:
 def _model_options(p: Any, d: Any) -> None:
     from refnn.reconstruct import MODELS
 
-    p.add_argument("--model", choices=list(MODELS), default=d.model,
-                   help="; ".join(f"{name}: {spec.summary}, for {spec.suits}"
-                                  for name, spec in MODELS.items())
-                   + " (default: %(default)s)")
+    p.add_argument(
+        "--model",
+        choices=list(MODELS),
+        default=d.model,
+        help="; ".join(f"{name}: {spec.summary}, for {spec.suits}" for name, spec in MODELS.items())
+        + " (default: %(default)s)",
+    )
     defaults = ", ".join(f"{m} {s.width}×{s.depth} lr {s.lr:g}" for m, s in MODELS.items())
-    p.add_argument("--width", type=_positive_int, default=d.width,
-                   help=f"units per hidden layer (defaults: {defaults})")
-    p.add_argument("--depth", type=_positive_int, default=d.depth,
-                   help="number of hidden layers (default: the model's, as for --width)")
-    p.add_argument("--lr", type=_positive_float, default=d.lr,
-                   help="Adam's learning rate (default: the model's, as for --width)")
-    p.add_argument("--omega0", type=_positive_float, default=d.omega0,
-                   help="SIREN's ω₀ (default: %(default)s)")
+    p.add_argument(
+        "--width",
+        type=_positive_int,
+        default=d.width,
+        help=f"units per hidden layer (defaults: {defaults})",
+    )
+    p.add_argument(
+        "--depth",
+        type=_positive_int,
+        default=d.depth,
+        help="number of hidden layers (default: the model's, as for --width)",
+    )
+    p.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=d.lr,
+        help="Adam's learning rate (default: the model's, as for --width)",
+    )
+    p.add_argument(
+        "--omega0", type=_positive_float, default=d.omega0, help="SIREN's ω₀ (default: %(default)s)"
+    )
 
 
 def _run_options(p: Any, d: Any) -> None:
-    p.add_argument("--steps", type=_positive_int, default=d.steps,
-                   help="training steps (default: %(default)s)")
-    p.add_argument("--lr-decay", type=_positive_float, default=d.lr_decay, metavar="F",
-                   help="cosine decay of the learning rate from --lr to F·lr over the run "
-                   "(1: constant; default: %(default)s)")
-    p.add_argument("--batch-size", type=_positive_int, default=d.batch_size,
-                   help="pixels per step, drawn at random (default: all training pixels)")
-    p.add_argument("--seed", type=int, default=d.seed,
-                   help="fixes every random choice (default: %(default)s)")
-    p.add_argument("--holdout", action="store_true", default=d.holdout,
-                   help="train on a checkerboard half of the pixels and report PSNR on the "
-                   "other half (with the neighbour-average baseline beside it)")
-    p.add_argument("--out", default=None,
-                   help="output folder, new or empty (default: runs/<image>-<model>-<seed>, "
-                   "or the next free <…>-2, <…>-3: a run never replaces another)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from --out/checkpoint.json (same settings) to the result an "
-                   "uninterrupted run gives, bit for bit (default --out: the latest run)")
-    p.add_argument("--force", action="store_true",
-                   help="replace the run in --out, or write into a folder that is not a "
-                   "refnn run")
-    p.add_argument("--checkpoint-every", type=_positive_int, default=d.checkpoint_every,
-                   metavar="K", help="write checkpoint.json every K steps (default: %(default)s)")
-    p.add_argument("--max-pixels", type=_positive_int, default=d.max_pixels, metavar="N",
-                   help="refuse images with more pixels than this, a decompression-bomb guard "
-                   "(default: %(default)s)")
-    p.add_argument("--backend", default=d.backend,
-                   help="where the training runs: 'reference' (pure Python, the default), "
-                   "'numpy', 'torch' (PyTorch float64, if installed) or "
-                   "'package.module:object'; the results are measured on the reference")
+    p.add_argument(
+        "--steps", type=_positive_int, default=d.steps, help="training steps (default: %(default)s)"
+    )
+    p.add_argument(
+        "--lr-decay",
+        type=_positive_float,
+        default=d.lr_decay,
+        metavar="F",
+        help="cosine decay of the learning rate from --lr to F·lr over the run "
+        "(1: constant; default: %(default)s)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=d.batch_size,
+        help="pixels per step, drawn at random (default: all training pixels)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=d.seed, help="fixes every random choice (default: %(default)s)"
+    )
+    p.add_argument(
+        "--holdout",
+        action="store_true",
+        default=d.holdout,
+        help="train on a checkerboard half of the pixels and report PSNR on the "
+        "other half (with the neighbour-average baseline beside it)",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="output folder, new or empty (default: runs/<image>-<model>-<seed>, "
+        "or the next free <…>-2, <…>-3: a run never replaces another)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from --out/checkpoint.json (same settings) to the result an "
+        "uninterrupted run gives, bit for bit (default --out: the latest run)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the run in --out, or write into a folder that is not a refnn run",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        default=d.checkpoint_every,
+        metavar="K",
+        help="write checkpoint.json every K steps (default: %(default)s)",
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=_positive_int,
+        default=d.max_pixels,
+        metavar="N",
+        help="refuse images with more pixels than this, a decompression-bomb guard "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--backend",
+        default=d.backend,
+        help="where the training runs: 'reference' (pure Python, the default), "
+        "'numpy', 'torch' (PyTorch float64, if installed) or "
+        "'package.module:object'; the results are measured on the reference",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -173,8 +236,11 @@ def reconstruct_config(args: argparse.Namespace) -> Any:
 
     if args.image is not None and args.image_opt is not None and args.image != args.image_opt:
         raise ValueError("give the image once: either IMAGE or --image")
-    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(ReconstructConfig)
-             if hasattr(args, f.name)}
+    given = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(ReconstructConfig)
+        if hasattr(args, f.name)
+    }
     given["image"] = args.image if args.image is not None else args.image_opt
     return ReconstructConfig(**given)
 
@@ -213,8 +279,9 @@ def _run_reconstruct(args: argparse.Namespace) -> int:
     return code
 
 
-def _reconstruct_command(args: argparse.Namespace,
-                         caught: Sequence[warnings.WarningMessage]) -> int:
+def _reconstruct_command(
+    args: argparse.Namespace, caught: Sequence[warnings.WarningMessage]
+) -> int:
     from refnn.errors import RefnnError, TrainingDiverged
     from refnn.reconstruct import Interrupted, prepare
 
@@ -265,12 +332,16 @@ class _Say:
 def _summary(m: dict[str, Any]) -> str:
     line = f"PSNR {m['psnr_db']:.2f} dB, SSIM {m['ssim']:.3f}"
     if "holdout_psnr_db" in m:
-        line += (f"; held-out PSNR {m['holdout_psnr_db']:.2f} dB (neighbour average "
-                 f"{m['holdout_neighbour_baseline_db']:.2f} dB)")
+        line += (
+            f"; held-out PSNR {m['holdout_psnr_db']:.2f} dB (neighbour average "
+            f"{m['holdout_neighbour_baseline_db']:.2f} dB)"
+        )
     if "pixel_accuracy" in m:
         line += f"; pixel accuracy {100 * m['pixel_accuracy']:.1f}%"
-    return (f"{line}; {m['n_params']} parameters, {m['n_pixels']} pixels, {m['steps']} steps "
-            f"in {m['seconds']:.0f} s")
+    return (
+        f"{line}; {m['n_params']} parameters, {m['n_pixels']} pixels, {m['steps']} steps "
+        f"in {m['seconds']:.0f} s"
+    )
 
 
 def _add_passthrough(sub: Any, name: str, help_text: str) -> None:

@@ -210,7 +210,9 @@ class Explanation:
 
 
 def _wrap_arguments(
-    f: Callable[..., Any], args: tuple[Any, ...], argnums: int | Sequence[int] | None,
+    f: Callable[..., Any],
+    args: tuple[Any, ...],
+    argnums: int | Sequence[int] | None,
     tape: _Tape,
 ) -> tuple[list[Node], list[Any], list[Any]]:
     """The arguments as recorded values: (input nodes, wrapped arguments, the trees of the

@@ -86,12 +86,16 @@ def equal_shapes_message(rule: str, a: tuple[int, int], b: tuple[int, int]) -> s
             call = "ops.add_row(A, ops.neg(B))"
         else:
             call = "ops.add_row(ops.neg(B), A)"
-        return (f"{msg}; to add a 1×{n} row to every row of the {m}×{n} matrix (a bias, as "
-                f"in tanh(X @ W + b)) use {call}, or stretch the row with "
-                f"ops.broadcast({small_name}, {m}, {n})")
+        return (
+            f"{msg}; to add a 1×{n} row to every row of the {m}×{n} matrix (a bias, as "
+            f"in tanh(X @ W + b)) use {call}, or stretch the row with "
+            f"ops.broadcast({small_name}, {m}, {n})"
+        )
     if small in ((1, n), (m, 1), (1, 1)) and small != (m, n):
-        return (f"{msg}; to stretch {small_name} to {m}×{n} first use "
-                f"ops.broadcast({small_name}, {m}, {n})")
+        return (
+            f"{msg}; to stretch {small_name} to {m}×{n} first use "
+            f"ops.broadcast({small_name}, {m}, {n})"
+        )
     return msg
 
 
@@ -141,11 +145,15 @@ def _scalar_operand_error(op: str, c: object, right: bool) -> TypeError:
     else:
         how = f"ops.add_scalar(A, {_negated(c)!r})"
     expr = f"{c!r} {op} A" if right else f"A {op} {c!r}"
-    verb = ("add a number to" if op == "+" else
-            "subtract every entry from a number in" if right else "subtract a number from")
+    verb = (
+        "add a number to"
+        if op == "+"
+        else "subtract every entry from a number in"
+        if right
+        else "subtract a number from"
+    )
     return TypeError(
-        f"`{expr}`: `{op}` combines two matrices of equal shape; to {verb} every entry "
-        f"use {how}"
+        f"`{expr}`: `{op}` combines two matrices of equal shape; to {verb} every entry use {how}"
     )
 
 
@@ -307,8 +315,9 @@ class Matrix(Generic[E]):
         if not isinstance(name, str) or not name:
             raise TypeError(f"Matrix.symbols needs a non-empty name, got {name!r}")
         sep = "_" if m > 9 or n > 9 else ""
-        data = tuple(sympy.Symbol(f"{name}_{i}{sep}{j}") for i in range(1, m + 1)
-                     for j in range(1, n + 1))
+        data = tuple(
+            sympy.Symbol(f"{name}_{i}{sep}{j}") for i in range(1, m + 1) for j in range(1, n + 1)
+        )
         return cls._new(m, n, data, scalars.SYMPY)
 
     @classmethod
@@ -439,9 +448,7 @@ class Matrix(Generic[E]):
         """The transpose Aᵀ (n×m): (Aᵀ)₍ⱼ,ᵢ₎ = A₍ᵢ,ⱼ₎."""
         if self._m == 1 or self._n == 1:
             return Matrix._new(self._n, self._m, self._data, self._domain)
-        return Matrix._new(
-            self._n, self._m, tuple(chain.from_iterable(self.cols())), self._domain
-        )
+        return Matrix._new(self._n, self._m, tuple(chain.from_iterable(self.cols())), self._domain)
 
     def reshape(self, m: int, n: int) -> Matrix[E]:
         """The same entries, row-major, as an m×n matrix (m·n must equal the size)."""
@@ -496,9 +503,7 @@ class Matrix(Generic[E]):
     def __sub__(self, other: Matrix[E]) -> Matrix[E]:
         if _is_number(other):
             raise _scalar_operand_error("-", other, right=False)
-        return cast(
-            "Matrix[E]", self._elementwise(other, operator.sub, "element-wise subtraction")
-        )
+        return cast("Matrix[E]", self._elementwise(other, operator.sub, "element-wise subtraction"))
 
     def __rsub__(self, other: Any) -> Any:
         if _is_number(other):
@@ -540,9 +545,7 @@ class Matrix(Generic[E]):
             if rh is not None:
                 return cast("Matrix[E]", rh(self))
             raise TypeError(f"hadamard needs a Matrix, got {type(other).__name__}")
-        return cast(
-            "Matrix[E]", self._elementwise(other, operator.mul, "the Hadamard product ⊙")
-        )
+        return cast("Matrix[E]", self._elementwise(other, operator.mul, "the Hadamard product ⊙"))
 
     def scale(self, c: Any) -> Matrix[Any]:
         """The scalar multiple c·A."""
@@ -591,8 +594,11 @@ class Matrix(Generic[E]):
             a, b = self._entries(), other._entries()
             acc: list[Any] = []
             for t in range(k):
-                term = map(mul, chain.from_iterable(map(repeat, a[t::k], repeat(n))),
-                           cycle(b[t * n : (t + 1) * n]))
+                term = map(
+                    mul,
+                    chain.from_iterable(map(repeat, a[t::k], repeat(n))),
+                    cycle(b[t * n : (t + 1) * n]),
+                )
                 acc = list(term) if t == 0 else list(map(operator.add, acc, term))
             return Matrix._new(self._m, n, tuple(acc), domain)
         if n >= _SKIP_ZEROS_MIN_COLS and domain is scalars.FLOAT and not all(self._data):
@@ -673,8 +679,8 @@ class Matrix(Generic[E]):
     def __str__(self) -> str:
         """The bracketed form of the article, columns right-aligned::
 
-            ⎡1  2⎤
-            ⎣3  4⎦
+        ⎡1  2⎤
+        ⎣3  4⎦
         """
 
         def s(x: object) -> str:

@@ -174,19 +174,48 @@ def _article(cfg: ReconstructConfig, width: int, depth: int, channels: int) -> n
 
 #: model name → its spec; the command line takes its choices and defaults from here.
 MODELS: dict[str, ModelSpec] = {
-    "siren": ModelSpec("sine layers sin(ω₀·(xW + b)), SIREN initialisation", 24, 2, 4e-3, _siren,
-                       settings=("omega0",),
-                       suits="photographs and any detailed grayscale or colour image"),
-    "fourier": ModelSpec("Gaussian Fourier features + ReLU MLP", 16, 2, 1e-2, _fourier,
-                         settings=("fourier_features", "fourier_sigma"),
-                         suits="photographs, a little smoother than siren"),
-    "relu": ModelSpec("plain ReLU MLP", 24, 2, 3e-3, _mlp("relu"),
-                      suits="a baseline: it learns only a blurred image"),
-    "tanh": ModelSpec("plain tanh MLP", 24, 2, 3e-3, _mlp("tanh"),
-                      suits="a baseline: it learns only a blurred image"),
+    "siren": ModelSpec(
+        "sine layers sin(ω₀·(xW + b)), SIREN initialisation",
+        24,
+        2,
+        4e-3,
+        _siren,
+        settings=("omega0",),
+        suits="photographs and any detailed grayscale or colour image",
+    ),
+    "fourier": ModelSpec(
+        "Gaussian Fourier features + ReLU MLP",
+        16,
+        2,
+        1e-2,
+        _fourier,
+        settings=("fourier_features", "fourier_sigma"),
+        suits="photographs, a little smoother than siren",
+    ),
+    "relu": ModelSpec(
+        "plain ReLU MLP",
+        24,
+        2,
+        3e-3,
+        _mlp("relu"),
+        suits="a baseline: it learns only a blurred image",
+    ),
+    "tanh": ModelSpec(
+        "plain tanh MLP",
+        24,
+        2,
+        3e-3,
+        _mlp("tanh"),
+        suits="a baseline: it learns only a blurred image",
+    ),
     "article": ModelSpec(
         "the article's 2→64→64→128→64→32→1 tanh network, sigmoid output, cross-entropy",
-        64, 5, 1e-3, _article, loss=nn.binary_cross_entropy_with_logits, link=ops.sigmoid,
+        64,
+        5,
+        1e-3,
+        _article,
+        loss=nn.binary_cross_entropy_with_logits,
+        link=ops.sigmoid,
         fixed_layers=True,
         suits="black-and-white images such as the spiral (its output is one probability "
         "per pixel); 23,041 parameters, about 1-2 s a step on the reference: use "
@@ -272,20 +301,35 @@ class ReconstructConfig:
 
     def _check(self) -> None:
         for name in ("steps", "checkpoint_every", "eval_every", "fourier_features"):
-            _require(_positive_int(getattr(self, name)), f"{name} must be a positive int",
-                     getattr(self, name))
+            _require(
+                _positive_int(getattr(self, name)),
+                f"{name} must be a positive int",
+                getattr(self, name),
+            )
         for name in ("width", "depth", "size"):
-            _require(_positive_int(getattr(self, name)), f"--{name} must be a positive int",
-                     getattr(self, name))
+            _require(
+                _positive_int(getattr(self, name)),
+                f"--{name} must be a positive int",
+                getattr(self, name),
+            )
         if self.batch_size is not None:
-            _require(_positive_int(self.batch_size), "--batch-size must be a positive int",
-                     self.batch_size)
-        _require(isinstance(self.lr_decay, (int, float)) and 0 < self.lr_decay <= 1,
-                 "lr_decay must be in (0, 1]", self.lr_decay)
+            _require(
+                _positive_int(self.batch_size),
+                "--batch-size must be a positive int",
+                self.batch_size,
+            )
+        _require(
+            isinstance(self.lr_decay, (int, float)) and 0 < self.lr_decay <= 1,
+            "lr_decay must be in (0, 1]",
+            self.lr_decay,
+        )
         for name in ("lr", "omega0", "fourier_sigma"):
             v = getattr(self, name)
-            _require(isinstance(v, (int, float)) and math.isfinite(v) and v > 0,
-                     f"{name} must be a positive finite number", v)
+            _require(
+                isinstance(v, (int, float)) and math.isfinite(v) and v > 0,
+                f"{name} must be a positive finite number",
+                v,
+            )
 
     def identity(self) -> dict[str, Any]:
         """The fields a checkpoint must agree on to be resumed (all but the step budget,
@@ -389,8 +433,11 @@ class RunState:
             "step": self.step,
             "seconds": self.seconds,
             "params": encode_tree(self.params),
-            "adam": {"step": self.adam.step, "m": encode_tree(self.adam.m),
-                     "v": encode_tree(self.adam.v)},
+            "adam": {
+                "step": self.adam.step,
+                "m": encode_tree(self.adam.m),
+                "v": encode_tree(self.adam.v),
+            },
             "batch_rng": [version, list(internal), gauss],
             "history": {k: [repr(x) for x in v] for k, v in self.history.items()},
         }
@@ -422,13 +469,17 @@ class RunState:
         if not all(isinstance(k, str) for k in config):
             raise _corrupt("'config' has keys that are not strings")
         sha = doc["image_sha256"]
-        if sha is not None and not (isinstance(sha, str) and len(sha) == 64
-                                    and all(c in "0123456789abcdef" for c in sha)):
+        if sha is not None and not (
+            isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)
+        ):
             raise _corrupt(f"'image_sha256' must be null or 64 hex digits, got {_short(sha)}")
         step = _count(doc["step"], "'step'")
         seconds = doc["seconds"]
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not (
-                math.isfinite(seconds) and seconds >= 0):
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or not (math.isfinite(seconds) and seconds >= 0)
+        ):
             raise _corrupt(f"'seconds' must be a finite number ≥ 0, got {_short(seconds)}")
         params = decode_tree(doc["params"])
         adam = _field(doc, "adam", dict, "an object")
@@ -436,27 +487,45 @@ class RunState:
             if key not in adam:
                 raise _corrupt(f"'adam' lacks {key!r}")
         if _count(adam["step"], "'adam.step'") != step:
-            raise _corrupt(f"'adam.step' is {adam['step']} but 'step' is {step}: Adam counts "
-                           f"the run's steps")
+            raise _corrupt(
+                f"'adam.step' is {adam['step']} but 'step' is {step}: Adam counts the run's steps"
+            )
         leaves = nn.tree_leaves(params)
         moments = []
         for key in ("m", "v"):
             moment = decode_tree(adam[key])
-            if not (isinstance(moment, tuple) and all(isinstance(x, Matrix) for x in moment)
-                    and [x.shape for x in moment] == [x.shape for x in leaves]):
-                raise _corrupt(f"'adam.{key}' must hold one matrix per parameter matrix, of "
-                               f"the same shapes ({len(leaves)} of them)")
+            if not (
+                isinstance(moment, tuple)
+                and all(isinstance(x, Matrix) for x in moment)
+                and [x.shape for x in moment] == [x.shape for x in leaves]
+            ):
+                raise _corrupt(
+                    f"'adam.{key}' must hold one matrix per parameter matrix, of "
+                    f"the same shapes ({len(leaves)} of them)"
+                )
             moments.append(moment)
         return cls(
-            config=dict(config), image_sha256=sha, step=step, params=params,
+            config=dict(config),
+            image_sha256=sha,
+            step=step,
+            params=params,
             adam=nn.AdamState(step, moments[0], moments[1]),
             batch_rng=_rng_state(doc["batch_rng"]),
-            history=_history(doc["history"], step), seconds=float(seconds),
+            history=_history(doc["history"], step),
+            seconds=float(seconds),
         )
 
 
-_CHECKPOINT_KEYS = ("config", "image_sha256", "step", "seconds", "params", "adam", "batch_rng",
-                    "history")
+_CHECKPOINT_KEYS = (
+    "config",
+    "image_sha256",
+    "step",
+    "seconds",
+    "params",
+    "adam",
+    "batch_rng",
+    "history",
+)
 #: A step count beyond this is not a run refnn made (about 30 years at 1 ms a step).
 MAX_STEPS = 10**12
 
@@ -486,13 +555,21 @@ def _count(value: Any, what: str) -> int:
 
 def _rng_state(value: Any) -> tuple[Any, ...]:
     """A ``random.Random`` state ``(3, (625 words), None)`` from its JSON form."""
-    ok = (isinstance(value, list) and len(value) == 3 and value[0] == 3
-          and value[2] is None and isinstance(value[1], list) and len(value[1]) == 625
-          and all(type(w) is int and 0 <= w < 2**32 for w in value[1])
-          and value[1][-1] <= 624)
+    ok = (
+        isinstance(value, list)
+        and len(value) == 3
+        and value[0] == 3
+        and value[2] is None
+        and isinstance(value[1], list)
+        and len(value[1]) == 625
+        and all(type(w) is int and 0 <= w < 2**32 for w in value[1])
+        and value[1][-1] <= 624
+    )
     if not ok:
-        raise _corrupt("'batch_rng' is not the state of a random.Random: [3, [625 words, "
-                       "the last ≤ 624], null]")
+        raise _corrupt(
+            "'batch_rng' is not the state of a random.Random: [3, [625 words, "
+            "the last ≤ 624], null]"
+        )
     state = (3, tuple(value[1]), None)
     try:
         random.Random().setstate(state)
@@ -506,8 +583,9 @@ def _history(value: Any, step: int) -> History:
     PSNR per step 1…``step``, held-out PSNRs at increasing steps ≤ ``step``."""
     keys = set(_new_history())
     if not isinstance(value, dict) or set(value) != keys:
-        raise _corrupt(f"'history' must be an object with the lists {sorted(keys)}, got "
-                       f"{_short(value)}")
+        raise _corrupt(
+            f"'history' must be an object with the lists {sorted(keys)}, got {_short(value)}"
+        )
     out: History = {}
     for key in _new_history():
         series = value[key]
@@ -518,20 +596,32 @@ def _history(value: Any, step: int) -> History:
         except ValueError:
             raise _corrupt(f"'history.{key}' holds something that is not a number") from None
     if len(out["psnr"]) != step or out["step"] != [float(k) for k in range(1, step + 1)]:
-        raise _corrupt(f"'history' must have one entry per step 1…{step}, it has "
-                       f"{len(out['step'])} steps and {len(out['psnr'])} PSNRs")
+        raise _corrupt(
+            f"'history' must have one entry per step 1…{step}, it has "
+            f"{len(out['step'])} steps and {len(out['psnr'])} PSNRs"
+        )
     held = out["holdout_step"]
-    if (len(held) != len(out["holdout"]) or any(b <= a for a, b in itertools.pairwise(held))
-            or any(not 1 <= k <= step for k in held)):
-        raise _corrupt("'history' has held-out PSNRs that do not match increasing steps "
-                       f"from 1 to {step}")
+    if (
+        len(held) != len(out["holdout"])
+        or any(b <= a for a, b in itertools.pairwise(held))
+        or any(not 1 <= k <= step for k in held)
+    ):
+        raise _corrupt(
+            f"'history' has held-out PSNRs that do not match increasing steps from 1 to {step}"
+        )
     return out
 
 
 def _fresh_state(cfg: ReconstructConfig, image: Image, model: nn.Sequential) -> RunState:
     params = model.init(random.Random(cfg.seed))
-    return RunState(cfg.identity(), image.sha256, 0, params, nn.Adam().init(params),
-                    random.Random(cfg.seed + 2).getstate())
+    return RunState(
+        cfg.identity(),
+        image.sha256,
+        0,
+        params,
+        nn.Adam().init(params),
+        random.Random(cfg.seed + 2).getstate(),
+    )
 
 
 def _load_checkpoint(path: Path, fresh: RunState, cfg: ReconstructConfig) -> RunState:
@@ -556,17 +646,18 @@ def _load_checkpoint(path: Path, fresh: RunState, cfg: ReconstructConfig) -> Run
         )
     if run.image_sha256 != fresh.image_sha256:
         raise CheckpointError(f"--resume: the checkpoint in {path} was made from another image")
-    theirs, ours = (run.params, run.adam.m, run.adam.v), (fresh.params, fresh.adam.m,
-                                                          fresh.adam.v)
+    theirs, ours = (run.params, run.adam.m, run.adam.v), (fresh.params, fresh.adam.m, fresh.adam.v)
     if not _same_shapes(theirs, ours):
-        raise CheckpointError(f"--resume: {path} is corrupt (its parameters do not fit the "
-                              f"model)")
+        raise CheckpointError(f"--resume: {path} is corrupt (its parameters do not fit the model)")
     if run.step > cfg.steps:
-        raise CheckpointError(f"--resume: {path} is at step {run.step}, beyond --steps "
-                              f"{cfg.steps}: ask for at least as many steps")
+        raise CheckpointError(
+            f"--resume: {path} is at step {run.step}, beyond --steps "
+            f"{cfg.steps}: ask for at least as many steps"
+        )
     if not cfg.holdout and run.history["holdout"]:
-        raise CheckpointError(f"--resume: {path} is corrupt (held-out PSNRs in a run without "
-                              f"--holdout)")
+        raise CheckpointError(
+            f"--resume: {path} is corrupt (held-out PSNRs in a run without --holdout)"
+        )
     return run
 
 
@@ -594,8 +685,7 @@ class _Data:
 
     @property
     def Y(self) -> Matrix[float]:
-        return self.targets if not self.held_rows else nn.take_rows(self.targets,
-                                                                    self.train_rows)
+        return self.targets if not self.held_rows else nn.take_rows(self.targets, self.train_rows)
 
 
 def _load_data(cfg: ReconstructConfig) -> _Data:
@@ -634,15 +724,16 @@ class _Converters:
             be = backends.load(backend)
         except ImportError as exc:  # numpy or torch is an optional extra
             raise ConfigError(
-                f"the {backend!r} backend needs the module {exc.name!r}, which is not "
-                f"installed"
+                f"the {backend!r} backend needs the module {exc.name!r}, which is not installed"
             ) from None
         except Exception as exc:  # not a backend (os:path), or the adapter's own bug
             raise ConfigError(f"--backend {backend}: {exc}") from None
-        if not (callable(getattr(be, "to_matrix", None))
-                and callable(getattr(be, "from_matrix", None))):
-            raise ConfigError(f"--backend {backend}: not a refnn backend (it needs to_matrix "
-                              f"and from_matrix)")
+        if not (
+            callable(getattr(be, "to_matrix", None)) and callable(getattr(be, "from_matrix", None))
+        ):
+            raise ConfigError(
+                f"--backend {backend}: not a refnn backend (it needs to_matrix and from_matrix)"
+            )
 
         def to_matrix(x: Any) -> Any:
             return x if isinstance(x, Matrix) else be.to_matrix(x)
@@ -654,22 +745,27 @@ class _Converters:
 
     def model(self, model: nn.Sequential) -> nn.Sequential:
         """The model with its constant matrices (Fourier features' B) on the backend."""
-        return nn.Sequential(*(
-            dataclasses.replace(layer, B=self.to_backend(layer.B))
-            if isinstance(layer, nn.FourierFeatures) else layer
-            for layer in model.layers
-        ))
+        return nn.Sequential(
+            *(
+                dataclasses.replace(layer, B=self.to_backend(layer.B))
+                if isinstance(layer, nn.FourierFeatures)
+                else layer
+                for layer in model.layers
+            )
+        )
 
 
 def _identity(x: Any) -> Any:
     return x
 
 
-def _convert(convert: Callable[[Any], Any], params: Any,
-             adam: nn.AdamState) -> tuple[Any, nn.AdamState]:
+def _convert(
+    convert: Callable[[Any], Any], params: Any, adam: nn.AdamState
+) -> tuple[Any, nn.AdamState]:
     """``convert`` applied to every matrix of the parameters and of Adam's state."""
     return nn.tree_map(convert, params), nn.AdamState(
-        adam.step, tuple(map(convert, adam.m)), tuple(map(convert, adam.v)))
+        adam.step, tuple(map(convert, adam.m)), tuple(map(convert, adam.v))
+    )
 
 
 # ------------------------------------------------------------------------ train
@@ -677,8 +773,9 @@ class _Batches:
     """The training batches, one per step: all training pixels every step, or
     ``batch_size`` of them drawn at random with ``rng``."""
 
-    def __init__(self, cfg: ReconstructConfig, data: _Data, conv: _Converters,
-                 rng: random.Random, start: int) -> None:
+    def __init__(
+        self, cfg: ReconstructConfig, data: _Data, conv: _Converters, rng: random.Random, start: int
+    ) -> None:
         self.X, self.Y = data.X, data.Y
         self.n = len(data.train_rows)
         bs = cfg.batch_size
@@ -697,8 +794,7 @@ class _Batches:
             self._before = (self.drawn, self.rng.getstate())
             rows = self.rng.sample(range(self.n), self.k)
             self.drawn += 1
-            yield (to_backend(nn.take_rows(self.X, rows)),
-                   to_backend(nn.take_rows(self.Y, rows)))
+            yield (to_backend(nn.take_rows(self.X, rows)), to_backend(nn.take_rows(self.Y, rows)))
 
     def rng_state_after(self, step: int) -> tuple[Any, ...]:
         """The generator's state after the draws of the first ``step`` steps, even when
@@ -712,9 +808,16 @@ class _Session:
     """One call of :func:`reconstruct`'s training: the hooks :func:`train_loop` calls
     (progress, held-out PSNR, checkpoints, Ctrl-C) and the curve they record."""
 
-    def __init__(self, cfg: ReconstructConfig, data: _Data, conv: _Converters, run: RunState,
-                 ckpt: Path, progress: Callable[[int, float, float], None] | None,
-                 notify: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: ReconstructConfig,
+        data: _Data,
+        conv: _Converters,
+        run: RunState,
+        ckpt: Path,
+        progress: Callable[[int, float, float], None] | None,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
         self.cfg, self.spec, self.data, self.conv = cfg, cfg.spec, data, conv
         self.run, self.ckpt, self.progress, self.notify = run, ckpt, progress, notify
         self.model = conv.model(build_model(cfg, data.image.num_channels))
@@ -729,8 +832,12 @@ class _Session:
         """The run state after ``state`` (reference matrices, time so far)."""
         params, adam = _convert(self.conv.to_matrix, state.params, state.opt_state)
         return dataclasses.replace(
-            self.run, step=state.step, params=params, adam=adam,
-            batch_rng=self.batches.rng_state_after(state.step), history=self.history,
+            self.run,
+            step=state.step,
+            params=params,
+            adam=adam,
+            batch_rng=self.batches.rng_state_after(state.step),
+            history=self.history,
             seconds=self.run.seconds + time.perf_counter() - self.t0,
         )
 
@@ -741,8 +848,7 @@ class _Session:
 
     def predict(self, params: Any, x: Any) -> Matrix[float]:
         y = self.model.apply(params, self.conv.to_backend(x))
-        out: Matrix[float] = self.conv.to_matrix(y if self.spec.link is None
-                                                 else self.spec.link(y))
+        out: Matrix[float] = self.conv.to_matrix(y if self.spec.link is None else self.spec.link(y))
         return out
 
     def batch_psnr(self, r: StepReport) -> float:
@@ -762,8 +868,7 @@ class _Session:
         if held and (r.step % self.cfg.eval_every == 0 or r.step == self.cfg.steps):
             pred = self.predict(r.params, self.data.coords)
             self.history["holdout_step"].append(r.step)
-            self.history["holdout"].append(_psnr_from_mse(_mse_rows(pred, self.data.targets,
-                                                                    held)))
+            self.history["holdout"].append(_psnr_from_mse(_mse_rows(pred, self.data.targets, held)))
         if self.progress is not None:
             self.progress(r.step, r.loss, psnr_now)
         if r.step % self.cfg.checkpoint_every == 0:
@@ -776,12 +881,16 @@ class _Session:
         done = step - self.run.step
         per_step = (time.perf_counter() - self.t0) / done
         left = self.cfg.steps - step
-        text = (f"about {_duration(per_step * left)} for the {left} remaining steps "
-                f"({_duration(per_step)} a step, from {done} timed steps)")
+        text = (
+            f"about {_duration(per_step * left)} for the {left} remaining steps "
+            f"({_duration(per_step)} a step, from {done} timed steps)"
+        )
         if per_step * left > SLOW_SECONDS and self.cfg.backend == "reference":
-            text += ("; --backend numpy computes the same run much faster (pip install "
-                     "'refnn[numpy]')")
+            text += (
+                "; --backend numpy computes the same run much faster (pip install 'refnn[numpy]')"
+            )
         return text
+
     def on_interrupt(self, state: TrainState) -> None:
         self.save(state)
         self.interrupted = state  # only once the checkpoint is written
@@ -798,9 +907,14 @@ class _Session:
         batches = itertools.islice(self.batches, max(0, self.cfg.steps - self.run.step))
         self.t0 = time.perf_counter()
         try:
-            end = train_loop(step_fn, TrainState(self.run.step, params, adam), batches,
-                             on_step=self.on_step, on_interrupt=self.on_interrupt,
-                             advice=self.advice)
+            end = train_loop(
+                step_fn,
+                TrainState(self.run.step, params, adam),
+                batches,
+                on_step=self.on_step,
+                on_interrupt=self.on_interrupt,
+                advice=self.advice,
+            )
         except KeyboardInterrupt:
             if self.interrupted is None:  # Ctrl-C again while saving: nothing to report
                 raise
@@ -848,8 +962,11 @@ def neighbour_baseline(targets: Matrix[float], h: int, w: int, held: list[int]) 
     total = 0.0
     for r in held:
         i, j = divmod(r, w)
-        nbrs = [(i + di) * w + (j + dj) for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1))
-                if 0 <= i + di < h and 0 <= j + dj < w]
+        nbrs = [
+            (i + di) * w + (j + dj)
+            for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1))
+            if 0 <= i + di < h and 0 <= j + dj < w
+        ]
         for k in range(c):
             guess = sum(t[q * c + k] for q in nbrs) / len(nbrs)
             total += (guess - t[r * c + k]) ** 2
@@ -870,7 +987,10 @@ def _measure(cfg: ReconstructConfig, data: _Data, run: RunState) -> tuple[dict[s
         "seconds": round(run.seconds, 3),
         "n_params": nn.n_params(run.params),
         "n_pixels": h * w,
-        "model": cfg.model, "width": cfg.width, "depth": cfg.depth, "lr": cfg.lr,
+        "model": cfg.model,
+        "width": cfg.width,
+        "depth": cfg.depth,
+        "lr": cfg.lr,
         "seed": cfg.seed,
         "size": [h, w],
         "image": cfg.image or "camera",
@@ -884,8 +1004,7 @@ def _measure(cfg: ReconstructConfig, data: _Data, run: RunState) -> tuple[dict[s
         metrics["batch_size"] = cfg.batch_size
     if data.held_rows:
         metrics["holdout_psnr_db"] = _psnr_from_mse(_mse_rows(full, targets, data.held_rows))
-        metrics["holdout_neighbour_baseline_db"] = neighbour_baseline(targets, h, w,
-                                                                      data.held_rows)
+        metrics["holdout_neighbour_baseline_db"] = neighbour_baseline(targets, h, w, data.held_rows)
     if all(v in (0.0, 1.0) for v in targets.data):
         hits = sum((p > 0.5) == (t > 0.5) for p, t in zip(full.data, targets.data, strict=True))
         metrics["pixel_accuracy"] = hits / len(targets.data)
@@ -895,8 +1014,17 @@ def _measure(cfg: ReconstructConfig, data: _Data, run: RunState) -> tuple[dict[s
 # ------------------------------------------------------------------------ write
 #: The files a run writes; metrics.json is written last, so its presence marks a finished
 #: run whose files belong together.
-OUTPUT_FILES = frozenset({"original.png", "reconstruction.png", "comparison.png", "curve.png",
-                          "params.json", "metrics.json", "checkpoint.json"})
+OUTPUT_FILES = frozenset(
+    {
+        "original.png",
+        "reconstruction.png",
+        "comparison.png",
+        "curve.png",
+        "params.json",
+        "metrics.json",
+        "checkpoint.json",
+    }
+)
 
 
 def _png(pil_image: Any) -> bytes:
@@ -905,8 +1033,9 @@ def _png(pil_image: Any) -> bytes:
     return buf.getvalue()
 
 
-def _outputs(cfg: ReconstructConfig, image: Image, recon: Image, run: RunState,
-             metrics: dict[str, Any]) -> dict[str, bytes]:
+def _outputs(
+    cfg: ReconstructConfig, image: Image, recon: Image, run: RunState, metrics: dict[str, Any]
+) -> dict[str, bytes]:
     """Every output file of the finished run, encoded (nothing written yet)."""
     hist = run.history
     extra = []
@@ -915,9 +1044,14 @@ def _outputs(cfg: ReconstructConfig, image: Image, recon: Image, run: RunState,
     baselines = []
     if "holdout_neighbour_baseline_db" in metrics:
         baselines.append(("neighbour average", metrics["holdout_neighbour_baseline_db"]))
-    curve = curve_image(hist["step"], hist["psnr"], label="training pixels",
-                        title=f"{cfg.model}: PSNR during training", extra=extra,
-                        baselines=baselines)
+    curve = curve_image(
+        hist["step"],
+        hist["psnr"],
+        label="training pixels",
+        title=f"{cfg.model}: PSNR during training",
+        extra=extra,
+        baselines=baselines,
+    )
     return {
         "original.png": _png(to_pil(image)),
         "reconstruction.png": _png(to_pil(recon)),
@@ -930,8 +1064,9 @@ def _outputs(cfg: ReconstructConfig, image: Image, recon: Image, run: RunState,
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: (repr(v) if isinstance(v, float) and not math.isfinite(v) else v)
-            for k, v in d.items()}
+    return {
+        k: (repr(v) if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()
+    }
 
 
 # ------------------------------------------------------------------------ the output folder
@@ -956,8 +1091,7 @@ def _check_out(out: Path, *, resume: bool, force: bool, locked: bool = False) ->
     run (without ``force``; ``resume`` continues one), a folder that is not empty and not a
     refnn run (without ``force``)."""
     if out == Path("."):
-        raise ConfigError("--out . would write into the current folder: name a folder for "
-                          "the run")
+        raise ConfigError("--out . would write into the current folder: name a folder for the run")
     if not out.exists():
         if resume:
             raise CheckpointError(f"--resume: no checkpoint at {out / 'checkpoint.json'}")
@@ -976,14 +1110,20 @@ def _check_out(out: Path, *, resume: bool, force: bool, locked: bool = False) ->
         return  # (only temporaries: left by a killed run, removed once the lock is held)
     if "checkpoint.json" in entries and _is_checkpoint(out / "checkpoint.json"):
         if "metrics.json" in entries:
-            raise ConfigError(f"--out {out} holds a finished run: choose another folder, or "
-                              f"pass --force to replace it (or --resume with more --steps)")
-        raise ConfigError(f"--out {out} holds an interrupted run: continue it with --resume, "
-                          f"or pass --force to start over")
+            raise ConfigError(
+                f"--out {out} holds a finished run: choose another folder, or "
+                f"pass --force to replace it (or --resume with more --steps)"
+            )
+        raise ConfigError(
+            f"--out {out} holds an interrupted run: continue it with --resume, "
+            f"or pass --force to start over"
+        )
     foreign = sorted(entries - ours) or sorted(entries)
-    raise ConfigError(f"--out {out} is not empty and is not a refnn run (it holds "
-                      f"{_short(foreign[0])[1:-1]}{' and more' if len(foreign) > 1 else ''}): "
-                      f"choose a new or empty folder, or pass --force to write into it")
+    raise ConfigError(
+        f"--out {out} is not empty and is not a refnn run (it holds "
+        f"{_short(foreign[0])[1:-1]}{' and more' if len(foreign) > 1 else ''}): "
+        f"choose a new or empty folder, or pass --force to write into it"
+    )
 
 
 def _is_temporary(name: str) -> bool:
@@ -1017,7 +1157,7 @@ def memory_estimate(cfg: ReconstructConfig, pixels: int, channels: int) -> int:
     full-image forward pass measured on the reference, plus the data."""
     spec = cfg.spec
     width, depth = _resolved(cfg, "width"), _resolved(cfg, "depth")
-    hidden = (sum(ARTICLE_SIZES[1:-1]) if spec.fixed_layers else width * depth)
+    hidden = sum(ARTICLE_SIZES[1:-1]) if spec.fixed_layers else width * depth
     if cfg.model == "fourier":
         hidden += 2 * cfg.fourier_features
     units = hidden + channels
@@ -1090,16 +1230,23 @@ class Plan:
         """What a user should know before the run starts: the image's size change, the
         model, the step budget and the folder; and whether the model suits the image."""
         cfg = self.config
-        lines = [f"{cfg.image or 'camera'}: {self.size_change} pixels, {cfg.model} model, "
-                 f"{cfg.steps} steps on the {cfg.backend} backend, into {self.out}"]
+        lines = [
+            f"{cfg.image or 'camera'}: {self.size_change} pixels, {cfg.model} model, "
+            f"{cfg.steps} steps on the {cfg.backend} backend, into {self.out}"
+        ]
         binary = all(v in (0.0, 1.0) for v in self.data.targets.data)
         if cfg.model == "article" and not binary:
-            lines.append("note: the article's network suits black-and-white images such as "
-                         "the spiral; for this one --model siren is the better choice")
+            lines.append(
+                "note: the article's network suits black-and-white images such as "
+                "the spiral; for this one --model siren is the better choice"
+            )
         return lines
 
-    def run(self, progress: Callable[[int, float, float], None] | None = None,
-            notify: Callable[[str], None] | None = None) -> ReconstructResult:
+    def run(
+        self,
+        progress: Callable[[int, float, float], None] | None = None,
+        notify: Callable[[str], None] | None = None,
+    ) -> ReconstructResult:
         """Train and write into the plan's output folder (see :func:`reconstruct`). The folder is
         locked while the run lasts; a folder this call created and left empty is removed."""
         out, cfg = self.out, self.config
@@ -1107,8 +1254,7 @@ class Plan:
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise OSError(f"cannot create the output folder {out}: {exc.strerror or exc}"
-                          ) from None
+            raise OSError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
         try:
             if not os.access(out, os.W_OK | os.X_OK):
                 raise OSError(f"the output folder {out} is not writable")
@@ -1119,12 +1265,14 @@ class Plan:
                 run = self.fresh
                 if self.resume:
                     run = _load_checkpoint(out / "checkpoint.json", self.fresh, cfg)
-                session = _Session(cfg, self.data, self.conv, run, out / "checkpoint.json",
-                                   progress, notify)
+                session = _Session(
+                    cfg, self.data, self.conv, run, out / "checkpoint.json", progress, notify
+                )
                 run = session.train(out)
                 metrics, recon = _measure(cfg, self.data, run)
-                write_set(out, _outputs(cfg, self.data.image, recon, run, metrics),
-                          last="metrics.json")
+                write_set(
+                    out, _outputs(cfg, self.data.image, recon, run, metrics), last="metrics.json"
+                )
         except BaseException:
             for folder in created:  # what this call created and left empty
                 if not _remove_if_empty(folder):
@@ -1154,8 +1302,9 @@ def prepare(
     before decoding); the image; with ``resume``, the checkpoint. Raises the errors
     :func:`reconstruct` lists."""
     cfg = (config or ReconstructConfig()).resolved()
-    out_dir = (default_out(cfg.image, cfg.model, cfg.seed, resume=resume) if out is None
-               else Path(out))
+    out_dir = (
+        default_out(cfg.image, cfg.model, cfg.seed, resume=resume) if out is None else Path(out)
+    )
     if out is not None and os.fspath(out) == "":
         raise ConfigError("--out is empty: name a folder for the run")
     _check_out(out_dir, resume=resume, force=force)

@@ -41,8 +41,9 @@ RULES: dict[str, Rule] = {
     "log": Rule("log needs positive entries", lambda x: x <= 0),
     "sqrt": Rule("sqrt needs non-negative entries", lambda x: x < 0),
     "div": Rule("element-wise division by a zero entry", lambda y: y == 0),
-    "pow_neg": Rule("pow of a negative entry to a non-integer power",
-                    lambda x, p: (x < 0) & (p != int(p))),
+    "pow_neg": Rule(
+        "pow of a negative entry to a non-integer power", lambda x, p: (x < 0) & (p != int(p))
+    ),
     "pow_zero": Rule("pow of a zero entry to a negative power", lambda x, p: (x == 0) & (p < 0)),
 }
 

@@ -38,7 +38,8 @@ def public_modules() -> tuple[list[str], list[str]]:
     import refnn
 
     names = ["refnn"] + [
-        m.name for m in pkgutil.walk_packages(refnn.__path__, "refnn.")
+        m.name
+        for m in pkgutil.walk_packages(refnn.__path__, "refnn.")
         if not any(part.startswith("_") for part in m.name.split("."))
     ]
     skipped = []
@@ -111,8 +112,9 @@ def _docstrings(module: ModuleType) -> Iterator[tuple[str, Any, str]]:
             for mname, member in vars(obj).items():
                 if mname.startswith("__") and mname != "__init__":
                     continue
-                doc = inspect.getdoc(member) if not isinstance(member, property) else (
-                    member.__doc__)
+                doc = (
+                    inspect.getdoc(member) if not isinstance(member, property) else (member.__doc__)
+                )
                 if doc and doc != inspect.getdoc(object):
                     here = member if inspect.isclass(member) else obj
                     yield f"{module.__name__}.{name}.{mname}", here, doc
@@ -143,7 +145,8 @@ def build(out: Path) -> list[str]:
         warnings.simplefilter("always")
         pdoc.pdoc(*modules, output_directory=out)
     problems = [
-        f"pdoc: {w.message}" for w in caught
+        f"pdoc: {w.message}"
+        for w in caught
         if "has already been added" not in str(w.message)  # a submodule also in __all__
         and not _lazy_export_resolves(str(w.message))
     ]

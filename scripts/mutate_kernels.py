@@ -46,13 +46,25 @@ TESTS = [
 COPY = ["refnn", "tests", "proofs", "conftest.py", "pyproject.toml", "README.md", "docs"]
 
 _BINOP: dict[type, type] = {
-    ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
-    ast.Pow: ast.Mult, ast.FloorDiv: ast.Div, ast.Mod: ast.FloorDiv,
+    ast.Add: ast.Sub,
+    ast.Sub: ast.Add,
+    ast.Mult: ast.Div,
+    ast.Div: ast.Mult,
+    ast.Pow: ast.Mult,
+    ast.FloorDiv: ast.Div,
+    ast.Mod: ast.FloorDiv,
 }
 _CMPOP: dict[type, type] = {
-    ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt,
-    ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Is: ast.IsNot, ast.IsNot: ast.Is,
-    ast.In: ast.NotIn, ast.NotIn: ast.In,
+    ast.Lt: ast.LtE,
+    ast.LtE: ast.Lt,
+    ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
 }
 _BOOLOP: dict[type, type] = {ast.And: ast.Or, ast.Or: ast.And}
 
@@ -131,8 +143,11 @@ def mutate(source: str, site: int) -> str:
             node.op = ast.UAdd()
         elif isinstance(node, ast.Constant):
             v = node.value
-            node.value = (not v) if isinstance(v, bool) else (
-                v + 1 if isinstance(v, (int, float)) else f"XX{v}XX")
+            node.value = (
+                (not v)
+                if isinstance(v, bool)
+                else (v + 1 if isinstance(v, (int, float)) else f"XX{v}XX")
+            )
         return ast.unparse(tree)
     raise IndexError(f"no mutation site {site}")
 
@@ -163,8 +178,7 @@ def mutant_source(source: str, m: Mutant) -> str:
 def run_tests(workdir: Path, timeout: float) -> tuple[str, float]:
     """``("passed" | "failed" | "timeout", seconds)`` for the op tests in ``workdir``."""
     env = {**os.environ, "PYTHONPATH": str(workdir), "PYTHONDONTWRITEBYTECODE": "1"}
-    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-n", "0", "-p", "no:cacheprovider",
-           *TESTS]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-n", "0", "-p", "no:cacheprovider", *TESTS]
     t0 = time.perf_counter()
     try:
         done = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, timeout=timeout)
@@ -198,10 +212,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{m.site:4d}  {m.kernel:18s} line {m.line:4d}  {m.change}")
         print(f"{len(mutants)} mutants in the @defop kernels of {TARGET}")
         return 0
-    chosen = ([mutants[k] for k in args.only] if args.only
-              else sorted(random.Random(args.seed).sample(mutants, min(args.sample,
-                                                                        len(mutants))),
-                          key=lambda m: m.site))
+    chosen = (
+        [mutants[k] for k in args.only]
+        if args.only
+        else sorted(
+            random.Random(args.seed).sample(mutants, min(args.sample, len(mutants))),
+            key=lambda m: m.site,
+        )
+    )
     with tempfile.TemporaryDirectory(prefix="refnn-mutants-") as tmp:
         work = Path(tmp)
         _copy_repo(work)
@@ -220,11 +238,16 @@ def main(argv: list[str] | None = None) -> int:
             killed += status != "passed"
             if status == "passed":
                 survivors.append(m)
-            print(f"{m.site:4d}  {m.kernel:18s} line {m.line:4d}  {m.change:28s} {verdict}"
-                  f"  {secs:.0f} s", flush=True)
+            print(
+                f"{m.site:4d}  {m.kernel:18s} line {m.line:4d}  {m.change:28s} {verdict}"
+                f"  {secs:.0f} s",
+                flush=True,
+            )
         target.write_text(source, encoding="utf-8")
-    print(f"score: {killed}/{len(chosen)} killed ({100 * killed / len(chosen):.1f}%) "
-          f"of a sample of {len(chosen)} from {len(mutants)} kernel mutants (seed {args.seed})")
+    print(
+        f"score: {killed}/{len(chosen)} killed ({100 * killed / len(chosen):.1f}%) "
+        f"of a sample of {len(chosen)} from {len(mutants)} kernel mutants (seed {args.seed})"
+    )
     for m in survivors:
         print(f"survivor: {m.kernel} line {m.line}: {m.change}")
     return 0

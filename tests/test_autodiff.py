@@ -28,8 +28,10 @@ def m(*rows: list[Any]) -> Matrix[Any]:
 
 def sym(name: str, r: int, c: int) -> Matrix[Any]:
     return Matrix(
-        [[sympy.Symbol(f"{name}{i}{j}", real=True) for j in range(1, c + 1)]
-         for i in range(1, r + 1)]
+        [
+            [sympy.Symbol(f"{name}{i}{j}", real=True) for j in range(1, c + 1)]
+            for i in range(1, r + 1)
+        ]
     )
 
 

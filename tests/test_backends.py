@@ -35,8 +35,9 @@ def _close(a: Matrix[Any], b: Matrix[Any], rtol: float) -> None:
 
 
 # ----------------------------------------------------------------------- loading
-@pytest.mark.parametrize("spec", ["numpy", "refnn.backends.numpy:backend",
-                                  "refnn.backends.numpy:NumpyBackend"])
+@pytest.mark.parametrize(
+    "spec", ["numpy", "refnn.backends.numpy:backend", "refnn.backends.numpy:NumpyBackend"]
+)
 def test_load_numpy(spec: str) -> None:
     b = load(spec)
     assert b.array_type is NumpyMatrix
@@ -60,8 +61,9 @@ def test_load_reference_and_bad_specs() -> None:
 
 
 def test_missing_ops_are_named_not_a_keyerror() -> None:
-    partial = NumpyBackend(name="partial", kernels={k: v for k, v in KERNELS.items()
-                                                    if k not in ("tanh", "clip")})
+    partial = NumpyBackend(
+        name="partial", kernels={k: v for k, v in KERNELS.items() if k not in ("tanh", "clip")}
+    )
     assert missing_ops(partial) == ["clip", "tanh"]
     with pytest.raises(MissingOps, match="clip, tanh") as err:
         require_complete(partial)
@@ -154,6 +156,7 @@ def test_grad_on_numpy_equals_the_reference_gradient() -> None:
     for r, g in zip(ref, got, strict=True):
         assert isinstance(g, NumpyMatrix)
         _close(b.to_matrix(g), r, 1e-13)
+
     # second order too: VJPs are ops, so they differentiate on NumPy values
     def hvp(x: Any, w: Any, bias: Any) -> Any:
         return ops.sum(ops.hadamard(grad(lambda v: _loss(x, v, bias))(w), w))
@@ -168,9 +171,9 @@ TRAIN_STEPS = 60
 TRAIN_RTOL = 1e-10
 
 
-def _train(backend: Any, params: list[Matrix[float]], x: Matrix[float], t: Matrix[float]) -> list[
-    Any
-]:
+def _train(
+    backend: Any, params: list[Matrix[float]], x: Matrix[float], t: Matrix[float]
+) -> list[Any]:
     def loss(w1: Any, b1: Any, w2: Any, b2: Any, xv: Any, tv: Any) -> Any:
         h = ops.tanh(ops.add_row(ops.matmul(xv, w1), b1))
         y = ops.add_row(ops.matmul(h, w2), b2)
@@ -241,12 +244,17 @@ def test_jax_backend_conforms_under_flush_with_its_declared_deviations() -> None
 
     b = load("jax")
     assert missing_ops(b) == [] and set(b.vjps) == set(registry)
-    report = conform(b, examples=6, seed=2, policy=Policy(subnormals="flush"),
-                     expect=load_expectations(_EXPECT_JAX))
+    report = conform(
+        b,
+        examples=6,
+        seed=2,
+        policy=Policy(subnormals="flush"),
+        expect=load_expectations(_EXPECT_JAX),
+    )
     assert report.passed, report.format()
     # XLA flushes subnormals on the CPU: strict finds it, and calls it by its name
     strict = conform(b, ops=["add", "hadamard", "add_row"], examples=40, seed=0)
     assert not strict.passed
-    assert all(set(strict.result(op).forward.kinds) <= {"subnormal"}
-               for op in strict.failed_ops), strict.format()
-
+    assert all(set(strict.result(op).forward.kinds) <= {"subnormal"} for op in strict.failed_ops), (
+        strict.format()
+    )

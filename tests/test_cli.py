@@ -11,11 +11,13 @@ import pytest
 from refnn.cli import main
 
 
-def test_conform_subcommand_runs_the_harness(tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_conform_subcommand_runs_the_harness(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     report = tmp_path / "r.json"
-    code = main(["conform", "reference", "--ops", "add,tanh", "--examples", "2",
-                 "--report", str(report)])
+    code = main(
+        ["conform", "reference", "--ops", "add,tanh", "--examples", "2", "--report", str(report)]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "add" in out and "tanh" in out

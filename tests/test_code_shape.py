@@ -61,8 +61,13 @@ def test_a_binary_op_must_give_its_shape_rule() -> None:
         return A
 
     with pytest.raises(ValueError, match="needs shape="):
-        _core.defop(arity=2, vjp=lambda g, y, xs, ps: (g, g), spec=lambda A, B: A,
-                    bound=_core.ErrorBound(ulps=0.5), cases=_core.binary_cases)(bogus)
+        _core.defop(
+            arity=2,
+            vjp=lambda g, y, xs, ps: (g, g),
+            spec=lambda A, B: A,
+            bound=_core.ErrorBound(ulps=0.5),
+            cases=_core.binary_cases,
+        )(bogus)
     assert "bogus" not in ops.registry
 
 
@@ -71,8 +76,14 @@ def test_kernel_arguments_must_match_the_declared_parameters() -> None:
         return A
 
     with pytest.raises(ValueError, match="followed by the parameters"):
-        _core.defop(arity=1, params=("p",), vjp=lambda g, y, xs, ps: (g,), spec=lambda A, p: A,
-                    bound=_core.ErrorBound(ulps=0.5), cases=_core.unary_cases(((2,),)))(bogus2)
+        _core.defop(
+            arity=1,
+            params=("p",),
+            vjp=lambda g, y, xs, ps: (g,),
+            spec=lambda A, p: A,
+            bound=_core.ErrorBound(ulps=0.5),
+            cases=_core.unary_cases(((2,),)),
+        )(bogus2)
 
 
 def test_value_is_defined_once() -> None:

@@ -97,9 +97,7 @@ BLOCKS: dict[str, Block] = {
     "matmul": Block(2, lambda op, a, b: op("matmul", a, b)),
     "div": Block(2, lambda op, a, b: op("div", a, _one_plus_square(op, b))),
     "add_row": Block(2, lambda op, a, b: op("add_row", a, op("sum_rows", b))),
-    "concat_slice": Block(
-        2, lambda op, a, b: op("slice_cols", op("concat_cols", a, b), 2, 3)
-    ),
+    "concat_slice": Block(2, lambda op, a, b: op("slice_cols", op("concat_cols", a, b), 2, 3)),
     # piecewise: on the inputs only
     "relu": Block(1, lambda op, a: op("relu", a), smooth=False, leaf_only=True),
     "leaky_relu": Block(
@@ -188,9 +186,7 @@ def programs(
 AWAY_FROM_KINKS = st.floats(-1.5, 1.5).filter(
     lambda v: all(abs(v - k) >= 0.01 for k in (-1.0, 0.0, 1.0))
 )
-INPUT = st.lists(AWAY_FROM_KINKS, min_size=4, max_size=4).map(
-    lambda xs: Matrix.from_flat(2, 2, xs)
-)
+INPUT = st.lists(AWAY_FROM_KINKS, min_size=4, max_size=4).map(lambda xs: Matrix.from_flat(2, 2, xs))
 
 XS = sympy.Matrix(2, 2, sympy.symbols("x11 x12 x21 x22", real=True))
 YS = sympy.Matrix(2, 2, sympy.symbols("y11 y12 y21 y22", real=True))

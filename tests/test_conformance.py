@@ -51,17 +51,25 @@ def test_allowance_of_a_reduction_follows_the_terms_not_the_result() -> None:
 def test_stress_values_leave_the_domain_outward() -> None:
     from refnn.conformance._harness import stress_values
 
-    assert stress_values(InputDomain(lo=-8.0, hi=8.0)) == (-80.0, 80.0, -800.0, 800.0,
-                                                            -8000.0, 8000.0)
+    assert stress_values(InputDomain(lo=-8.0, hi=8.0)) == (
+        -80.0,
+        80.0,
+        -800.0,
+        800.0,
+        -8000.0,
+        8000.0,
+    )
     pos = stress_values(InputDomain(lo=0.05, hi=5.0))
     assert min(pos) > 0 and min(pos) < 0.05 and max(pos) == 5000.0
 
 
-def test_cli_passes_and_writes_a_json_report(tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_passes_and_writes_a_json_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "report.json"
-    code = conform_main(["numpy", "--ops", "tanh,matmul", "--examples", "4", "--seed", "5",
-                         "--report", str(out)])
+    code = conform_main(
+        ["numpy", "--ops", "tanh,matmul", "--examples", "4", "--seed", "5", "--report", str(out)]
+    )
     text = capsys.readouterr().out
     assert code == 0
     assert "2 passed, 0 failed" in text and "matmul" in text
@@ -80,9 +88,21 @@ def test_cli_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_module_entry_point_runs() -> None:
     r = subprocess.run(
-        [sys.executable, "-m", "refnn.conformance", "conform", "reference", "--ops", "relu",
-         "--examples", "3"],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "refnn.conformance",
+            "conform",
+            "reference",
+            "--ops",
+            "relu",
+            "--examples",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert r.returncode == 0, r.stderr
     assert "1 passed, 0 failed" in r.stdout
@@ -101,19 +121,35 @@ def test_pytest_plugin_runs_one_test_per_op(tmp_path: Path) -> None:
         "NumpyMatrix(A.array)})\n"
     )
     base = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *_plugin_args()]
-    good = subprocess.run([*base, "--refnn-backend=numpy", "--refnn-ops=add,tanh,neg",
-                           "--refnn-examples=3"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=300, check=False)
+    good = subprocess.run(
+        [*base, "--refnn-backend=numpy", "--refnn-ops=add,tanh,neg", "--refnn-examples=3"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert good.returncode == 0, good.stdout + good.stderr
     assert "3 passed" in good.stdout
-    bad = subprocess.run([*base, "--refnn-backend=broken_backend:backend",
-                          "--refnn-ops=add,neg", "--refnn-examples=3"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=300, check=False,
-                         env={**__import__("os").environ, "PYTHONPATH": str(tmp_path)})
+    bad = subprocess.run(
+        [
+            *base,
+            "--refnn-backend=broken_backend:backend",
+            "--refnn-ops=add,neg",
+            "--refnn-examples=3",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**__import__("os").environ, "PYTHONPATH": str(tmp_path)},
+    )
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "1 failed, 1 passed" in bad.stdout
     assert "refnn_conform[neg]" in bad.stdout and "neg: FAIL" in bad.stdout
     # without the option the plugin adds nothing
-    idle = subprocess.run(base, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          check=False)
+    idle = subprocess.run(
+        base, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False
+    )
     assert idle.returncode == 5, idle.stdout + idle.stderr

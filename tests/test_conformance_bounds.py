@@ -34,7 +34,7 @@ def test_each_bound_is_stated_and_derived_in_the_docstring(op: str) -> None:
     assert float(m.group(1)) == spec.bound.ulps, (op, m.group(1), spec.bound)
     assert float(m.group(3)) == spec.bound.vjp_ulps, (op, m.group(3), spec.bound)
     assert (m.group("red") is not None) == spec.bound.reduction, op
-    assert "(" in spec.doc[m.start():], f"{op}: the bound needs its derivation in brackets"
+    assert "(" in spec.doc[m.start() :], f"{op}: the bound needs its derivation in brackets"
 
 
 def _to_matrix(a: NumpyMatrix) -> Matrix[Any]:
@@ -54,19 +54,21 @@ def _pushed(exact: list[Any], allow: list[Any], factor: float) -> list[float]:
     return out
 
 
-def _moved_forward(spec: OpSpec, move: Callable[[list[Any], list[Any]], list[float]]
-                   ) -> Callable[..., NumpyMatrix]:
+def _moved_forward(
+    spec: OpSpec, move: Callable[[list[Any], list[Any]], list[float]]
+) -> Callable[..., NumpyMatrix]:
     """A forward kernel returning ``move(exact values, allowances)``."""
+
     def kernel(*args: Any) -> NumpyMatrix:
         xs = tuple(_to_matrix(a) for a in args[: spec.arity])
-        params = args[spec.arity:]
+        params = args[spec.arity :]
         with ex.precise():
             xs_mp = tuple(ex.to_mp(x) for x in xs)
             y = ex.exact_forward(spec, xs_mp, params)
             _, allow = ex.forward_scale_and_allowance(spec, xs_mp, y, params)
             vals = move(list(y.data), allow)
         m, n = y.shape
-        return NumpyMatrix([vals[i * n:(i + 1) * n] for i in range(m)])
+        return NumpyMatrix([vals[i * n : (i + 1) * n] for i in range(m)])
 
     return kernel
 
@@ -76,8 +78,9 @@ def _off_forward(spec: OpSpec, factor: float) -> Callable[..., NumpyMatrix]:
 
 
 def _off_vjp(spec: OpSpec, factor: float) -> Callable[..., tuple[NumpyMatrix, ...]]:
-    def vjp(g: NumpyMatrix, y: NumpyMatrix, inputs: tuple[NumpyMatrix, ...],
-            params: tuple[Any, ...]) -> tuple[NumpyMatrix, ...]:
+    def vjp(
+        g: NumpyMatrix, y: NumpyMatrix, inputs: tuple[NumpyMatrix, ...], params: tuple[Any, ...]
+    ) -> tuple[NumpyMatrix, ...]:
         xs = tuple(_to_matrix(a) for a in inputs)
         with ex.precise():
             xs_mp = tuple(ex.to_mp(x) for x in xs)
@@ -89,7 +92,7 @@ def _off_vjp(spec: OpSpec, factor: float) -> Callable[..., tuple[NumpyMatrix, ..
             for c, (_mag, al) in zip(cts, allows, strict=True):
                 vals = _pushed(list(c.data), al, factor)
                 m, n = c.shape
-                out.append(NumpyMatrix([vals[i * n:(i + 1) * n] for i in range(m)]))
+                out.append(NumpyMatrix([vals[i * n : (i + 1) * n] for i in range(m)]))
         return tuple(out)
 
     return vjp

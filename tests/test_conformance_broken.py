@@ -41,8 +41,10 @@ TRANSPOSED_MATMUL = _variant(
 OFF_BY_ULPS_EXP = _variant(
     "off-by-ulps-exp",
     exp=lambda A: _w(
-        np.nextafter(np.nextafter(np.nextafter(np.nextafter(
-            np.exp(A.array), np.inf), np.inf), np.inf), np.inf)
+        np.nextafter(
+            np.nextafter(np.nextafter(np.nextafter(np.exp(A.array), np.inf), np.inf), np.inf),
+            np.inf,
+        )
     ),
 )
 
@@ -77,14 +79,16 @@ def reports() -> dict[str, Report]:
     with np.errstate(all="ignore"):
         # the broken op, the ops whose VJP uses it, and a few bystanders that must pass
         return {
-            b.name: conform(b, ops=[op, *sorted(allowed - {op}), "add", "tanh", "sum_rows"],
-                            examples=10, seed=0)
+            b.name: conform(
+                b, ops=[op, *sorted(allowed - {op}), "add", "tanh", "sum_rows"], examples=10, seed=0
+            )
             for b, op, allowed, _ in _CASES
         }
 
 
-@pytest.mark.parametrize(("backend", "op", "allowed", "part"), _CASES,
-                         ids=[c[0].name for c in _CASES])
+@pytest.mark.parametrize(
+    ("backend", "op", "allowed", "part"), _CASES, ids=[c[0].name for c in _CASES]
+)
 def test_broken_backend_is_caught_and_the_op_named(
     reports: dict[str, Report], backend: NumpyBackend, op: str, allowed: set[str], part: str
 ) -> None:
@@ -146,8 +150,9 @@ def test_the_worst_case_is_reported_beside_the_simplest(reports: dict[str, Repor
 
 def test_cli_exit_code_on_a_broken_backend(capsys: pytest.CaptureFixture[str]) -> None:
     with np.errstate(all="ignore"):
-        code = conform_main([f"{__name__}:NAN_SIGMOID", "--ops", "sigmoid,tanh",
-                             "--examples", "10"])
+        code = conform_main(
+            [f"{__name__}:NAN_SIGMOID", "--ops", "sigmoid,tanh", "--examples", "10"]
+        )
     out = capsys.readouterr().out
     assert code == 1
     assert "sigmoid: FAIL" in out

@@ -41,11 +41,14 @@ def _ftz(a: Any) -> Any:
 
 def _flushing(name: str = "ftz") -> NumpyBackend:
     """NumPy with flush-to-zero / denormals-are-zero on every kernel, as XLA on CPU."""
+
     def wrap(k: Any) -> Any:
         def kernel(*args: Any) -> NumpyMatrix:
             ins = [NumpyMatrix(_ftz(a.array)) if isinstance(a, NumpyMatrix) else a for a in args]
             return NumpyMatrix(_ftz(k(*ins).array))
+
         return kernel
+
     return NumpyBackend(name=name, kernels={n: wrap(k) for n, k in KERNELS.items()})
 
 
@@ -77,8 +80,10 @@ def test_flush_helper() -> None:
 
 # ---------------------------------------------------------------------- signed zeros
 def _unsigned_zero_div() -> NumpyBackend:
-    return NumpyBackend(name="plus-zero-div", kernels={
-        **KERNELS, "div": lambda A, B: NumpyMatrix(A.array / B.array + 0.0)})
+    return NumpyBackend(
+        name="plus-zero-div",
+        kernels={**KERNELS, "div": lambda A, B: NumpyMatrix(A.array / B.array + 0.0)},
+    )
 
 
 def test_signed_zero_mismatch_is_its_own_finding_and_ignore_accepts_it() -> None:
@@ -87,26 +92,35 @@ def test_signed_zero_mismatch_is_its_own_finding_and_ignore_accepts_it() -> None
     assert not r.passed
     kinds = r.result("div").forward.kinds
     assert "signed-zero" in kinds and "bound" not in kinds, kinds
-    ok = conform(_unsigned_zero_div(), ops=["div"], examples=40, seed=0,
-                 policy=Policy(signed_zero="ignore"))
+    ok = conform(
+        _unsigned_zero_div(), ops=["div"], examples=40, seed=0, policy=Policy(signed_zero="ignore")
+    )
     assert ok.passed, ok.format()
 
 
 def test_reductions_and_piecewise_ops_are_not_judged_on_zero_signs() -> None:
-    be = NumpyBackend(name="plus-zeros", kernels={
-        **KERNELS,
-        "sum": lambda A: NumpyMatrix(np.sum(A.array).reshape(1, 1) + 0.0),
-        "relu": lambda A: NumpyMatrix(np.maximum(A.array, 0.0) + 0.0)})
+    be = NumpyBackend(
+        name="plus-zeros",
+        kernels={
+            **KERNELS,
+            "sum": lambda A: NumpyMatrix(np.sum(A.array).reshape(1, 1) + 0.0),
+            "relu": lambda A: NumpyMatrix(np.maximum(A.array, 0.0) + 0.0),
+        },
+    )
     assert conform(be, ops=["sum", "relu"], examples=30).passed
 
 
 # ---------------------------------------------------------------------- special values
 _LIMITS = {  # the reference's value at ±inf and NaN, from mpmath's own functions
-    "exp": mpmath.exp, "tanh": mpmath.tanh, "sqrt": mpmath.sqrt, "log": mpmath.log,
+    "exp": mpmath.exp,
+    "tanh": mpmath.tanh,
+    "sqrt": mpmath.sqrt,
+    "log": mpmath.log,
     "sigmoid": lambda x: 1 / (1 + mpmath.exp(-x)),
     "softplus": lambda x: mpmath.log(1 + mpmath.exp(x)),
     "relu": lambda x: mpmath.nan if mpmath.isnan(x) else max(x, mpmath.mpf(0)),
-    "square": lambda x: x * x, "neg": lambda x: -x,
+    "square": lambda x: x * x,
+    "neg": lambda x: -x,
 }
 
 
@@ -133,9 +147,13 @@ def test_reference_special_values_are_the_mathematical_limits(op: str, x: float)
 def test_special_value_class_covers_every_op_and_catches_a_bad_limit() -> None:
     for spec in registry.values():
         assert any(x != x for e in special_examples(spec) for inp in e.inputs for x in inp)
-    bad = NumpyBackend(name="tanh-nan-at-inf", kernels={
-        **KERNELS, "tanh": lambda A: NumpyMatrix(np.where(np.isinf(A.array), np.nan,
-                                                          np.tanh(A.array)))})
+    bad = NumpyBackend(
+        name="tanh-nan-at-inf",
+        kernels={
+            **KERNELS,
+            "tanh": lambda A: NumpyMatrix(np.where(np.isinf(A.array), np.nan, np.tanh(A.array))),
+        },
+    )
     r = conform(bad, ops=["tanh"], examples=3)
     assert r.failed_ops == ["tanh"]
     assert r.result("tanh").special.failed >= 2  # +inf and −inf
@@ -151,12 +169,15 @@ def _write_sloppy_module(folder: Path) -> None:
         "import numpy as np\n"
         "from refnn.backends.numpy import KERNELS, NumpyBackend, NumpyMatrix\n"
         "backend = NumpyBackend(name='sloppy', kernels={**KERNELS, 'tanh': lambda A: "
-        "NumpyMatrix(np.tanh(A.array) * (1 + 6 * 2**-53))})\n")
+        "NumpyMatrix(np.tanh(A.array) * (1 + 6 * 2**-53))})\n"
+    )
 
 
 def _sloppy_tanh() -> NumpyBackend:  # about 6 ulp off everywhere
-    return NumpyBackend(name="sloppy", kernels={
-        **KERNELS, "tanh": lambda A: NumpyMatrix(np.tanh(A.array) * (1 + 6 * 2**-53))})
+    return NumpyBackend(
+        name="sloppy",
+        kernels={**KERNELS, "tanh": lambda A: NumpyMatrix(np.tanh(A.array) * (1 + 6 * 2**-53))},
+    )
 
 
 def test_known_deviation_passes_as_known_and_fails_beyond(tmp_path: Path) -> None:
@@ -175,11 +196,13 @@ def test_expect_files_json_and_errors(tmp_path: Path) -> None:
     j.write_text(json.dumps({"exp": {"forward_ulps": 9, "vjp_ulps": 20, "reason": "x"}}))
     e = load_expectations(j)["exp"]
     assert (e.forward_ulps, e.vjp_ulps, e.reason) == (9.0, 20.0, "x")
-    for text, needle in [('[nope]\nreason = "x"\n', "unknown op"),
-                         ("[tanh]\nforward_ulps = 3\n", "reason"),
-                         ('[tanh]\nreason = "x"\nforward_ulps = -1\n', "≥ 0"),
-                         ('[tanh]\nreason = "x"\nulps = 2\n', "unknown key"),
-                         ("[tanh\n", "not valid TOML")]:
+    for text, needle in [
+        ('[nope]\nreason = "x"\n', "unknown op"),
+        ("[tanh]\nforward_ulps = 3\n", "reason"),
+        ('[tanh]\nreason = "x"\nforward_ulps = -1\n', "≥ 0"),
+        ('[tanh]\nreason = "x"\nulps = 2\n', "unknown key"),
+        ("[tanh\n", "not valid TOML"),
+    ]:
         bad = tmp_path / "bad.toml"
         bad.write_text(text)
         with pytest.raises(ExpectFileError, match=needle):
@@ -198,6 +221,7 @@ def test_kernels_receive_ints_and_doubles_never_fractions() -> None:
             for p in args[arity:]:
                 seen.setdefault(name, set()).add(type(p))
             return KERNELS[name](*args)
+
         return kernel
 
     with_params = [n for n, s in registry.items() if s.params]
@@ -217,27 +241,62 @@ def test_the_same_seed_draws_the_same_examples_whatever_else_runs() -> None:
     b = ExampleSource(registry["tanh"], seed=7)
     ExampleSource(registry["exp"], seed=7).next()
     assert [a.next() for _ in range(5)] == [b.next() for _ in range(5)]
-    assert ExampleSource(registry["tanh"], seed=8).next() != ExampleSource(
-        registry["tanh"], seed=7).next()
+    assert (
+        ExampleSource(registry["tanh"], seed=8).next()
+        != ExampleSource(registry["tanh"], seed=7).next()
+    )
 
 
 def test_cli_and_plugin_draw_the_same_examples(tmp_path: Path) -> None:
     _write_sloppy_module(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    cli = subprocess.run([sys.executable, "-m", "refnn.conformance", "conform",
-                          "sloppy_backend:backend", "--ops", "tanh", "--examples", "6",
-                          "--seed", "3"], cwd=tmp_path, capture_output=True, text=True,
-                         env=env, timeout=300, check=False)
-    plug = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           *_plugin(),
-                           "--refnn-backend=sloppy_backend:backend", "--refnn-ops=tanh",
-                           "--refnn-examples=6", "--refnn-seed=3"], cwd=tmp_path,
-                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "refnn.conformance",
+            "conform",
+            "sloppy_backend:backend",
+            "--ops",
+            "tanh",
+            "--examples",
+            "6",
+            "--seed",
+            "3",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    plug = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *_plugin(),
+            "--refnn-backend=sloppy_backend:backend",
+            "--refnn-ops=tanh",
+            "--refnn-examples=6",
+            "--refnn-seed=3",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
     assert cli.returncode == 1 and plug.returncode == 1, cli.stderr + plug.stdout
 
     def worst(text: str) -> str:
         i = text.index("forward worst")
-        return text[i:text.index("forward simplest", i)]
+        return text[i : text.index("forward simplest", i)]
 
     assert worst(cli.stdout) == worst(plug.stdout)
     assert not (tmp_path / ".hypothesis").exists()
@@ -247,14 +306,19 @@ def test_cli_and_plugin_draw_the_same_examples(tmp_path: Path) -> None:
 def test_help_works_for_every_harness_command(capsys: pytest.CaptureFixture[str]) -> None:
     from refnn.cli import main
 
-    for cmd in (["conform", "--help"], ["vectors", "--help"], ["accuracy", "--help"],
-                ["vectors", "export", "--help"]):
+    for cmd in (
+        ["conform", "--help"],
+        ["vectors", "--help"],
+        ["accuracy", "--help"],
+        ["vectors", "export", "--help"],
+    ):
         assert main(cmd) == 0, cmd
         assert "usage: refnn" in capsys.readouterr().out
 
 
-def test_options_in_any_order_and_one_line_errors(tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_options_in_any_order_and_one_line_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from refnn.cli import main
 
     assert main(["conform", "--examples", "2", "--ops", "add", "numpy"]) == 0
@@ -267,48 +331,86 @@ def test_options_in_any_order_and_one_line_errors(tmp_path: Path,
 
 
 def test_local_adapter_imports_from_the_current_directory_and_fails_in_one_line(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     (tmp_path / "mine.py").write_text(
-        "from refnn.backends.numpy import NumpyBackend\nbackend = NumpyBackend(name='mine')\n")
+        "from refnn.backends.numpy import NumpyBackend\nbackend = NumpyBackend(name='mine')\n"
+    )
     (tmp_path / "broken.py").write_text("import no_such_dependency_anywhere\n")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    refnn = [sys.executable, "-c", "import sys; from refnn.cli import main; "
-             "sys.exit(main(sys.argv[1:]))"]
-    ok = subprocess.run([*refnn, "conform", "mine:backend", "--ops", "add", "--examples", "2"],
-                        cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300,
-                        check=False)
+    refnn = [
+        sys.executable,
+        "-c",
+        "import sys; from refnn.cli import main; sys.exit(main(sys.argv[1:]))",
+    ]
+    ok = subprocess.run(
+        [*refnn, "conform", "mine:backend", "--ops", "add", "--examples", "2"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
     assert ok.returncode == 0, ok.stderr
-    bad = subprocess.run([*refnn, "conform", "broken:backend"], cwd=tmp_path,
-                         capture_output=True, text=True, env=env, timeout=300, check=False)
+    bad = subprocess.run(
+        [*refnn, "conform", "broken:backend"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1, bad.stderr
     assert "'broken'" in bad.stderr and "no_such_dependency_anywhere" in bad.stderr
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "__pycache__") == [
-        "broken.py", "mine.py"]
+        "broken.py",
+        "mine.py",
+    ]
 
 
 def test_the_plugin_is_inert_until_used() -> None:
-    code = ("import sys, refnn.conformance.pytest_plugin\n"
-            "heavy = [m for m in ('hypothesis', 'mpmath', 'sympy', 'numpy') "
-            "if m in sys.modules]\n"
-            "assert not heavy, heavy\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       timeout=120, check=False)
+    code = (
+        "import sys, refnn.conformance.pytest_plugin\n"
+        "heavy = [m for m in ('hypothesis', 'mpmath', 'sympy', 'numpy') "
+        "if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
     assert r.returncode == 0, r.stderr
 
 
 def test_plugin_expect_becomes_a_strict_xfail(tmp_path: Path) -> None:
     _write_sloppy_module(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    base = [sys.executable, "-m", "pytest", "-q", "-rxX", "-p", "no:cacheprovider",
-            *_plugin(), "--refnn-backend=sloppy_backend:backend",
-            "--refnn-examples=4"]
+    base = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-rxX",
+        "-p",
+        "no:cacheprovider",
+        *_plugin(),
+        "--refnn-backend=sloppy_backend:backend",
+        "--refnn-examples=4",
+    ]
 
     def run(expect: str, ops: str) -> subprocess.CompletedProcess[str]:
         (tmp_path / "e.toml").write_text(expect)
-        return subprocess.run([*base, f"--refnn-ops={ops}", "--refnn-expect=e.toml"],
-                              cwd=tmp_path, capture_output=True, text=True, env=env,
-                              timeout=300, check=False)
+        return subprocess.run(
+            [*base, f"--refnn-ops={ops}", "--refnn-expect=e.toml"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=False,
+        )
 
     known = run('[tanh]\nforward_ulps = 8\nreason = "approximate tanh"\n', "tanh,add")
     assert known.returncode == 0 and "1 passed, 1 xfailed" in known.stdout, known.stdout
@@ -322,8 +424,20 @@ def test_plugin_expect_becomes_a_strict_xfail(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------- accuracy
 def test_accuracy_table_and_tightness(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     md, js = tmp_path / "a.md", tmp_path / "a.json"
-    code = accuracy_main(["reference", "numpy", "--ops", "tanh,exp,matmul", "--examples", "8",
-                          "--markdown", str(md), "--json", str(js)])
+    code = accuracy_main(
+        [
+            "reference",
+            "numpy",
+            "--ops",
+            "tanh,exp,matmul",
+            "--examples",
+            "8",
+            "--markdown",
+            str(md),
+            "--json",
+            str(js),
+        ]
+    )
     assert code == 0
     data = json.loads(js.read_text())
     assert data["backends"] == ["reference", "numpy"] and data["ops"] == ["tanh", "exp", "matmul"]
@@ -355,9 +469,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_backends_doc_lists_every_op_with_its_kernel_signature() -> None:
     text = (ROOT / "docs" / "backends.md").read_text(encoding="utf-8")
-    table = text[text.index("## Every op"):text.index("Conventions at kinks")]
-    rows = {line.split("|")[1].strip(): line for line in table.splitlines()
-            if line.startswith("| `")}
+    table = text[text.index("## Every op") : text.index("Conventions at kinks")]
+    rows = {
+        line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| `")
+    }
     assert set(rows) == {f"`{n}`" for n in registry}
     for name, spec in registry.items():
         row = rows[f"`{name}`"]
@@ -374,25 +489,48 @@ def test_the_custom_backend_example_finds_numpys_signed_zero_and_passes_declared
     assert bare.returncode == 1, bare.stdout + bare.stderr
     assert "32 passed, 1 failed" in bare.stdout and "pow: FAIL" in bare.stdout
     assert "signed-zero" in bare.stdout
-    declared = subprocess.run([*cmd, "--expect", str(ROOT / "examples" / "07_expect.toml")],
-                              capture_output=True, text=True, timeout=300, check=False)
+    declared = subprocess.run(
+        [*cmd, "--expect", str(ROOT / "examples" / "07_expect.toml")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert declared.returncode == 0, declared.stdout
     assert "33 passed, 0 failed (1 known deviation)" in declared.stdout
     assert declared.stderr == ""
 
 
 def test_conform_speed_benchmark_runs_and_states_the_load() -> None:
-    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "conform_speed.py"),
-                        "--repeat", "1", "--backends", "numpy"],
-                       capture_output=True, text=True, timeout=300, check=False)
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "conform_speed.py"),
+            "--repeat",
+            "1",
+            "--backends",
+            "numpy",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr
     assert "numpy" in r.stdout and "(exit 0)" in r.stdout and "load average" in r.stdout
 
 
 def test_a_failing_adapter_factory_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "factory.py").write_text(
-        "class Backend:\n    def __init__(self):\n        raise RuntimeError('no device')\n")
-    r = subprocess.run([sys.executable, "-m", "refnn.conformance", "conform", "factory:Backend"],
-                       cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+        "class Backend:\n    def __init__(self):\n        raise RuntimeError('no device')\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "refnn.conformance", "conform", "factory:Backend"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert "factory:Backend" in r.stderr and "RuntimeError: no device" in r.stderr

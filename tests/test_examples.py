@@ -14,7 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def run(name: str, *args: str) -> str:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "examples" / name), *args],
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
@@ -57,5 +60,7 @@ def test_06_reconstruct_improves_on_a_tiny_image(tmp_path: Path) -> None:
     out = run("06_reconstruct.py", "--steps", "30", "--size", "10", "--out", str(tmp_path))
     assert re.search(r"final PSNR ([\d.]+) dB", out)
     assert {p.name for p in tmp_path.iterdir()} == {
-        "reconstruction.png", "comparison.png", "curve.png"
+        "reconstruction.png",
+        "comparison.png",
+        "curve.png",
     }

@@ -55,8 +55,13 @@ def _product_case(draw: st.DrawFn) -> tuple[Matrix[Any], Matrix[Any]]:
         for pos in draw(st.lists(st.integers(0, m * k - 1), max_size=3)):
             a[pos] = draw(_SPECIAL)
     b_entry = st.floats(min_value=-4.0, max_value=4.0, allow_nan=False)
-    b = draw(st.lists(st.one_of(b_entry, _ZEROS.filter(lambda z: isinstance(z, float))),
-                      min_size=k * n, max_size=k * n))
+    b = draw(
+        st.lists(
+            st.one_of(b_entry, _ZEROS.filter(lambda z: isinstance(z, float))),
+            min_size=k * n,
+            max_size=k * n,
+        )
+    )
     spoil = draw(st.sampled_from(["none", "none", "int", "inf", "nan"]))
     if spoil != "none":  # a right factor with which 0·b may not be ±0.0: no skipping
         b[draw(st.integers(0, k * n - 1))] = {"int": 2, "inf": math.inf, "nan": math.nan}[spoil]

@@ -41,18 +41,25 @@ from refnn.reconstruct import Interrupted, ReconstructConfig, RunState, reconstr
 
 THOROUGH = os.environ.get("REFNN_HYPOTHESIS_PROFILE") == "thorough"
 TINY = ["--size", "8", "--width", "8", "--depth", "1", "--lr-decay", "1", "--quiet"]
-OUTPUTS = {"original.png", "reconstruction.png", "comparison.png", "curve.png",
-           "metrics.json", "params.json", "checkpoint.json"}
-ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-       "MKL_NUM_THREADS": "1"}
+OUTPUTS = {
+    "original.png",
+    "reconstruction.png",
+    "comparison.png",
+    "curve.png",
+    "metrics.json",
+    "params.json",
+    "checkpoint.json",
+}
+ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` (relative name → bytes)."""
     if not folder.exists():
         return {}
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def _one_error_line(err: str) -> str:
@@ -75,8 +82,9 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def _fails(args: list[str], code: int, capsys: pytest.CaptureFixture[str], *,
-           out: Path | None = None) -> str:
+def _fails(
+    args: list[str], code: int, capsys: pytest.CaptureFixture[str], *, out: Path | None = None
+) -> str:
     before = _snapshot(out) if out is not None else None
     try:
         got = main(args)
@@ -100,10 +108,13 @@ BAD_INPUT: list[tuple[str, list[str], int, str]] = [
     ("an empty --out", ["--out", ""], 2, "--out is empty"),
     ("--out .", ["--out", "."], 2, "current folder"),
     ("a learning rate that diverges", ["--lr", "1e308"], 1, "training diverged"),
-    ("a learning rate that overflows", ["--model", "relu", "--lr", "1e200"], 1,
-     "training diverged"),
-    ("--resume without a checkpoint", ["--resume", "--out", "nothing-here"], 2,
-     "no checkpoint"),
+    (
+        "a learning rate that overflows",
+        ["--model", "relu", "--lr", "1e200"],
+        1,
+        "training diverged",
+    ),
+    ("--resume without a checkpoint", ["--resume", "--out", "nothing-here"], 2, "no checkpoint"),
     ("a negative size", ["--size", "-3"], 2, "positive integer"),
     ("the image given twice", ["camera", "--image", "spiral"], 2, "give the image once"),
 ]
@@ -111,23 +122,25 @@ BAD_INPUT: list[tuple[str, list[str], int, str]] = [
 
 @pytest.mark.parametrize("what, args, code, says", BAD_INPUT, ids=[c[0] for c in BAD_INPUT])
 def test_bad_input_is_one_line_the_right_code_and_no_files(
-        work: Path, capsys: pytest.CaptureFixture[str], what: str, args: list[str], code: int,
-        says: str) -> None:
+    work: Path, capsys: pytest.CaptureFixture[str], what: str, args: list[str], code: int, says: str
+) -> None:
     line = _fails(["reconstruct", *TINY, "--steps", "4", *args], code, capsys)
     assert says in line, line
     assert os.listdir(work) == []  # no folder, no file: not even an empty runs/
 
 
-def test_a_fifo_as_the_image_is_refused_at_once(work: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_fifo_as_the_image_is_refused_at_once(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     os.mkfifo(work / "pipe")  # reading it would block forever: no writer ever comes
     t0 = time.perf_counter()
     line = _fails(["reconstruct", *TINY, "pipe"], 2, capsys)
     assert "FIFO" in line and time.perf_counter() - t0 < 30
 
 
-def test_a_missing_torch_or_numpy_is_one_line(work: Path, capsys: pytest.CaptureFixture[str],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_torch_or_numpy_is_one_line(
+    work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     for module in ("torch", "numpy"):
         with monkeypatch.context() as m:
             m.setitem(sys.modules, module, None)  # `import torch` raises ImportError
@@ -139,7 +152,8 @@ def test_a_missing_torch_or_numpy_is_one_line(work: Path, capsys: pytest.Capture
 
 
 def test_a_run_too_large_for_the_memory_is_refused_before_any_work(
-        work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # --size 5000 passed the pixel guard and died in MemoryError after 28 s: the estimate
     # (about 300 GiB for the camera at 5000×5000) is checked against what the machine has
     cfg = ReconstructConfig(size=5000).resolved()
@@ -153,7 +167,8 @@ def test_a_run_too_large_for_the_memory_is_refused_before_any_work(
 
 
 def test_pillows_bomb_warning_is_folded_into_the_one_line(
-        work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    work: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from PIL import Image as PILImage
 
     PILImage.new("L", (40, 30)).save(work / "big.png")
@@ -165,15 +180,31 @@ def test_pillows_bomb_warning_is_folded_into_the_one_line(
 
 
 def test_numpy_warnings_while_diverging_are_folded_into_the_one_line(
-        work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     pytest.importorskip("numpy")  # numpy is in the test extra; this guards a bare install
-    line = _fails(["reconstruct", *TINY, "--backend", "numpy", "--model", "relu",
-                   "--lr", "1e300", "--steps", "20"], 1, capsys)
+    line = _fails(
+        [
+            "reconstruct",
+            *TINY,
+            "--backend",
+            "numpy",
+            "--model",
+            "relu",
+            "--lr",
+            "1e300",
+            "--steps",
+            "20",
+        ],
+        1,
+        capsys,
+    )
     assert "training diverged" in line
 
 
 def test_out_refuses_a_folder_that_is_not_a_run_and_keeps_its_files(
-        work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     mine = work / "mine"
     mine.mkdir()
     (mine / "params.json").write_text('{"mine": 1}')
@@ -184,7 +215,8 @@ def test_out_refuses_a_folder_that_is_not_a_run_and_keeps_its_files(
 
 
 def test_a_finished_run_is_never_replaced_without_force(
-        work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = ["reconstruct", *TINY, "--steps", "2"]
     assert main(args) == 0  # the default folder
     assert main(args) == 0  # ... and the next free one
@@ -195,13 +227,15 @@ def test_a_finished_run_is_never_replaced_without_force(
     assert "finished run" in line and "--force" in line
     # --resume (with more steps) continues the latest run of the default name
     assert main([*args[:-1], "4", "--resume"]) == 0
-    assert json.loads((work / "runs" / "camera-siren-0-2" / "metrics.json").read_text()
-                      )["steps"] == 4
+    assert (
+        json.loads((work / "runs" / "camera-siren-0-2" / "metrics.json").read_text())["steps"] == 4
+    )
     assert main([*args, "--out", str(run), "--force"]) == 0
 
 
 def test_an_interrupted_run_is_continued_not_replaced(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "cut"
 
     def stop(step: int, loss: float, psnr: float) -> None:
@@ -215,7 +249,8 @@ def test_an_interrupted_run_is_continued_not_replaced(
 
 
 def test_a_second_run_on_a_locked_folder_is_refused(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from refnn.atomic import FolderLock
 
     out = tmp_path / "busy"
@@ -232,8 +267,9 @@ def test_a_second_run_on_a_locked_folder_is_refused(
     assert main(["reconstruct", *TINY, "--steps", "2", "--out", str(out)]) == 0
 
 
-def test_a_failing_write_leaves_the_previous_run_whole(tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_write_leaves_the_previous_run_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "r"
     cfg = ReconstructConfig(size=8, width=8, depth=1, steps=2)
     reconstruct(cfg, out)
@@ -267,7 +303,8 @@ def test_stale_temporaries_of_a_killed_run_are_removed(tmp_path: Path) -> None:
 
 
 def test_conform_report_and_backend_errors_are_one_line(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     report = tmp_path / "missing" / "dir" / "r.json"
     t0 = time.perf_counter()
     assert main(["conform", "numpy", "--report", str(report)]) == 2
@@ -292,22 +329,37 @@ def test_divergence_is_reported_as_divergence() -> None:
         assert info.value.step >= 2
     # a domain error in the first step, from finite parameters, is the caller's input
     with pytest.raises(DomainError):
-        nn.fit(nn.Sequential(nn.Dense(2, 1)), ({"W": Matrix([[1.0], [1.0]]),
-               "b": Matrix([[0.0]])},), (X, Y.map(lambda v: -9.0 - v)),
-               lambda p, y: ops.sqrt(ops.sub(y, p)), nn.SGD(0.1))
+        nn.fit(
+            nn.Sequential(nn.Dense(2, 1)),
+            ({"W": Matrix([[1.0], [1.0]]), "b": Matrix([[0.0]])},),
+            (X, Y.map(lambda v: -9.0 - v)),
+            lambda p, y: ops.sqrt(ops.sub(y, p)),
+            nn.SGD(0.1),
+        )
 
 
 # ------------------------------------------------------------------------ load_params
-@pytest.mark.parametrize("text, says", [
-    (b'{"format": "refnn.nn.params", "version": 1, "params": ' + b"1" * 10**6 + b"}",
-     "4300 digits"),
-    (b"\xff\xfe{}", "not UTF-8"),
-    (b"[" * 100_000, "nested too deeply"),
-    (b'{"format": "refnn.nn.params", "version": 1, "params": {"type": "matrix", "shape": '
-     b'[1, 1], "hex": ["nan"], "values": [NaN]}}', "NaN is not JSON"),
-    (b'{"format": "refnn.nn.params", "version": 1, "params": {"type": "matrix", "shape": '
-     b'[1, 1], "hex": ["inf"], "values": [Infinity]}}', "Infinity is not JSON"),
-])
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        (
+            b'{"format": "refnn.nn.params", "version": 1, "params": ' + b"1" * 10**6 + b"}",
+            "4300 digits",
+        ),
+        (b"\xff\xfe{}", "not UTF-8"),
+        (b"[" * 100_000, "nested too deeply"),
+        (
+            b'{"format": "refnn.nn.params", "version": 1, "params": {"type": "matrix", "shape": '
+            b'[1, 1], "hex": ["nan"], "values": [NaN]}}',
+            "NaN is not JSON",
+        ),
+        (
+            b'{"format": "refnn.nn.params", "version": 1, "params": {"type": "matrix", "shape": '
+            b'[1, 1], "hex": ["inf"], "values": [Infinity]}}',
+            "Infinity is not JSON",
+        ),
+    ],
+)
 def test_load_params_keeps_its_promise(tmp_path: Path, text: bytes, says: str) -> None:
     path = tmp_path / "p.json"
     path.write_bytes(text)
@@ -334,7 +386,7 @@ def _tamper(doc: dict[str, Any], key: str, value: Any) -> str:
 
 def _raw(doc: dict[str, Any], field: str, text: str) -> str:
     """The document with ``field``'s value replaced by raw JSON text."""
-    marker = "\"__tamper__\""
+    marker = '"__tamper__"'
     return _tamper(doc, field, "__tamper__").replace(marker, text)
 
 
@@ -342,30 +394,44 @@ TAMPERED: list[tuple[str, Any, str]] = [
     ("step Infinity", lambda d: _raw(d, "step", "Infinity"), "Infinity is not JSON"),
     ("step -50", lambda d: _tamper(d, "step", -50), "'step' must be an integer"),
     ("step 1000000", lambda d: _tamper(d, "step", 1_000_000), "'adam.step' is"),
-    ("step 1000000 everywhere", lambda d: _tamper(json.loads(_tamper(d, "step", 1_000_000)),
-                                                  "adam.step", 1_000_000), "'history'"),
+    (
+        "step 1000000 everywhere",
+        lambda d: _tamper(json.loads(_tamper(d, "step", 1_000_000)), "adam.step", 1_000_000),
+        "'history'",
+    ),
     ("step 2.5", lambda d: _tamper(d, "step", 2.5), "'step' must be an integer"),
     ("step true", lambda d: _tamper(d, "step", True), "'step' must be an integer"),
     ("config [1, 2]", lambda d: _tamper(d, "config", [1, 2]), "'config' must be an object"),
-    ("another config", lambda d: _tamper(d, "config", {**d["config"], "seed": 5}),
-     "different run"),
+    ("another config", lambda d: _tamper(d, "config", {**d["config"], "seed": 5}), "different run"),
     ("history {}", lambda d: _tamper(d, "history", {}), "'history' must be an object"),
-    ("a truncated history", lambda d: _tamper(d, "history", {**d["history"], "psnr":
-                                                             d["history"]["psnr"][:-1]}),
-     "one entry per step"),
+    (
+        "a truncated history",
+        lambda d: _tamper(d, "history", {**d["history"], "psnr": d["history"]["psnr"][:-1]}),
+        "one entry per step",
+    ),
     ("100k nested [", lambda d: "[" * 100_000, "nested too deeply"),
-    ("a shortened Adam m", lambda d: _tamper(d, "adam.m", {**d["adam"]["m"], "items":
-                                                          d["adam"]["m"]["items"][:-1]}),
-     "'adam.m' must hold one matrix per parameter"),
-    ("a wrong Adam v shape", lambda d: _tamper(d, "adam.v", d["params"]),
-     "'adam.v' must hold"),
-    ("a bad generator state", lambda d: _tamper(d, "batch_rng", [3, [1, 2, 3], None]),
-     "'batch_rng'"),
+    (
+        "a shortened Adam m",
+        lambda d: _tamper(d, "adam.m", {**d["adam"]["m"], "items": d["adam"]["m"]["items"][:-1]}),
+        "'adam.m' must hold one matrix per parameter",
+    ),
+    ("a wrong Adam v shape", lambda d: _tamper(d, "adam.v", d["params"]), "'adam.v' must hold"),
+    (
+        "a bad generator state",
+        lambda d: _tamper(d, "batch_rng", [3, [1, 2, 3], None]),
+        "'batch_rng'",
+    ),
     ("negative seconds", lambda d: _tamper(d, "seconds", -1), "'seconds'"),
-    ("no params", lambda d: json.dumps({k: v for k, v in d.items() if k != "params"}),
-     "lacks 'params'"),
-    ("a parameter edited", lambda d: _tamper(d, "params", {**d["params"], "type": "set"}),
-     "unknown node type"),
+    (
+        "no params",
+        lambda d: json.dumps({k: v for k, v in d.items() if k != "params"}),
+        "lacks 'params'",
+    ),
+    (
+        "a parameter edited",
+        lambda d: _tamper(d, "params", {**d["params"], "type": "set"}),
+        "unknown node type",
+    ),
     ("not UTF-8", lambda d: "\udcff", "not UTF-8"),
     ("a huge number", lambda d: _raw(d, "step", "9" * 5000), "4300 digits"),
     ("a step beyond --steps", lambda d: None, "beyond --steps"),
@@ -381,16 +447,24 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             raise KeyboardInterrupt
 
     with pytest.raises(Interrupted):
-        reconstruct(ReconstructConfig(size=8, width=8, depth=1, steps=6, batch_size=20,
-                                      lr_decay=1.0), out, progress=stop)
+        reconstruct(
+            ReconstructConfig(size=8, width=8, depth=1, steps=6, batch_size=20, lr_decay=1.0),
+            out,
+            progress=stop,
+        )
     doc: dict[str, Any] = json.loads((out / "checkpoint.json").read_text())
     return doc
 
 
 @pytest.mark.parametrize("what, tamper, says", TAMPERED, ids=[t[0] for t in TAMPERED])
 def test_each_tampered_checkpoint_is_one_line_and_changes_nothing(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], checkpoint: dict[str, Any],
-        what: str, tamper: Any, says: str) -> None:
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    checkpoint: dict[str, Any],
+    what: str,
+    tamper: Any,
+    says: str,
+) -> None:
     out = tmp_path / "r"
     out.mkdir()
     text = tamper(checkpoint)
@@ -401,8 +475,22 @@ def test_each_tampered_checkpoint_is_one_line_and_changes_nothing(
         (out / "checkpoint.json").write_bytes(b'{"format": "\xff"}')
     else:
         (out / "checkpoint.json").write_text(text)
-    line = _fails(["reconstruct", *TINY, "--batch-size", "20", "--steps", steps, "--out",
-                   str(out), "--resume"], 2, capsys, out=out)
+    line = _fails(
+        [
+            "reconstruct",
+            *TINY,
+            "--batch-size",
+            "20",
+            "--steps",
+            steps,
+            "--out",
+            str(out),
+            "--resume",
+        ],
+        2,
+        capsys,
+        out=out,
+    )
     assert says in line and "checkpoint" in line, line
     assert len(line) < 400, line  # a huge tampered field is not echoed back whole
 
@@ -423,12 +511,13 @@ def _full_run(tmp: Path, name: str, args: list[str]) -> bytes:
 @pytest.mark.parametrize("batch_size", [None, 20])
 @pytest.mark.parametrize("where", ["after", "inside"])
 def test_ctrl_c_at_several_steps_resumes_bit_identically(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_size: int | None,
-        where: str) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_size: int | None, where: str
+) -> None:
     """Ctrl-C after step k's hooks, or inside step k+1 (its batch already drawn), for
     several k: the resumed run equals the uninterrupted one (issue 12, item 1)."""
-    cfg = ReconstructConfig(size=8, width=8, depth=1, steps=9, batch_size=batch_size,
-                            checkpoint_every=4)
+    cfg = ReconstructConfig(
+        size=8, width=8, depth=1, steps=9, batch_size=batch_size, checkpoint_every=4
+    )
     reconstruct(cfg, tmp_path / "full")
     want = (tmp_path / "full" / "params.json").read_bytes()
     real_make_step = nn.make_step
@@ -474,8 +563,9 @@ SIGINT_CASES = [(backend, bs) for backend in ("reference", "numpy") for bs in (N
 
 
 @pytest.mark.parametrize("backend, batch_size", SIGINT_CASES)
-def test_sigint_resumes_bit_identically(tmp_path: Path, backend: str,
-                                        batch_size: int | None) -> None:
+def test_sigint_resumes_bit_identically(
+    tmp_path: Path, backend: str, batch_size: int | None
+) -> None:
     """A real SIGINT at a random moment of training (fixed seeds), then --resume: the
     result is the uninterrupted run's, byte for byte (the issue's reproduction). The
     interrupted run asks for endless steps, so the signal always lands in training; with
@@ -490,9 +580,21 @@ def test_sigint_resumes_bit_identically(tmp_path: Path, backend: str,
     for trial in range(6 if THOROUGH else 1):
         out = tmp_path / f"cut{trial}"
         proc = subprocess.Popen(
-            _command("reconstruct", *args, "--steps", "10000000", "--checkpoint-every", "5",
-                     "--out", str(out)),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+            _command(
+                "reconstruct",
+                *args,
+                "--steps",
+                "10000000",
+                "--checkpoint-every",
+                "5",
+                "--out",
+                str(out),
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=ENV,
+        )
         _wait_for(out / "checkpoint.json", proc)  # training has started
         time.sleep(rng.uniform(0.0, 0.4))
         proc.send_signal(signal.SIGINT)
@@ -527,8 +629,7 @@ def _every_file_is_valid(folder: Path) -> None:
             json.loads(p.read_text())
 
 
-def test_kill_9_at_random_points_leaves_valid_files_and_resumes_identically(
-        tmp_path: Path) -> None:
+def test_kill_9_at_random_points_leaves_valid_files_and_resumes_identically(tmp_path: Path) -> None:
     args = [*TINY, "--steps", "150", "--batch-size", "30"]
     want = _full_run(tmp_path, "full", args)
     rng = random.Random(12)
@@ -538,7 +639,10 @@ def test_kill_9_at_random_points_leaves_valid_files_and_resumes_identically(
         # a checkpoint every step: the kill lands in a write as often as possible
         proc = subprocess.Popen(
             _command("reconstruct", *args, "--checkpoint-every", "1", "--out", str(out)),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=ENV,
+        )
         time.sleep(rng.uniform(0.3, 1.5))  # imports, then training, then the outputs
         proc.kill()
         proc.wait(timeout=60)
@@ -551,8 +655,9 @@ def test_kill_9_at_random_points_leaves_valid_files_and_resumes_identically(
         assert (out / "params.json").read_bytes() == want, trial
 
 
-def test_warnings_do_not_leak_from_the_command(tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_warnings_do_not_leak_from_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a warning escaping the command would raise here
         assert main(["reconstruct", *TINY, "--steps", "2", "--out", str(tmp_path / "r")]) == 0

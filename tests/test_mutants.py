@@ -208,8 +208,11 @@ _M1, _M2 = Matrix([[1.0]]), Matrix([[1.0, 2.0]])
         ((_M1,), {"a": _M1}, "params: expected a dict, the file has a tuple"),
         ({"b": _M1}, {"a": _M1}, "params: expected the keys ['a'], the file has ['b']"),
         ({"a": (_M1,)}, {"a": _M1}, "params['a']: expected a matrix, the file has a tuple"),
-        ({"a": {"w": _M1}}, {"a": {"w": _M2}},
-         "params['a']['w']: expected a 1×2 matrix, the file has 1×1"),
+        (
+            {"a": {"w": _M1}},
+            {"a": {"w": _M2}},
+            "params['a']['w']: expected a 1×2 matrix, the file has 1×1",
+        ),
     ],
 )
 def test_a_mismatched_file_says_where_and_what(got: Any, like: Any, message: str) -> None:

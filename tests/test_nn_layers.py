@@ -74,8 +74,11 @@ def test_tanh_mlp_gradient_equals_sympy_derivative() -> None:
         (nn.Sigmoid(), ops.sigmoid, lambda x: 1 / (1 + sympy.exp(-x))),
         (nn.Softplus(), ops.softplus, lambda x: sympy.log(1 + sympy.exp(x))),
         (nn.Sine(30.0), lambda x: ops.sin(ops.scale(30.0, x)), lambda x: sympy.sin(30 * x)),
-        (nn.Sine(sympy.Rational(1, 3)), lambda x: ops.sin(ops.scale(sympy.Rational(1, 3), x)),
-         lambda x: sympy.sin(x / 3)),
+        (
+            nn.Sine(sympy.Rational(1, 3)),
+            lambda x: ops.sin(ops.scale(sympy.Rational(1, 3), x)),
+            lambda x: sympy.sin(x / 3),
+        ),
         (nn.Identity(), lambda x: x, lambda x: x),
     ],
 )
@@ -130,8 +133,11 @@ def test_mlp_structure_and_default_initialisers() -> None:
     dense = [layer for layer in model.layers if isinstance(layer, nn.Dense)]
     assert [(d.in_features, d.out_features) for d in dense] == [(2, 4), (4, 3), (3, 1)]
     assert all(d.weight_init is nn.he_uniform for d in dense)
-    assert all(d.weight_init is nn.glorot_uniform for d in nn.mlp([2, 3, 1], "tanh").layers
-               if isinstance(d, nn.Dense))
+    assert all(
+        d.weight_init is nn.glorot_uniform
+        for d in nn.mlp([2, 3, 1], "tanh").layers
+        if isinstance(d, nn.Dense)
+    )
     params = model.init(random.Random(0))
     assert nn.n_params(params) == 2 * 4 + 4 + 4 * 3 + 3 + 3 * 1 + 1
     assert all(x == 0.0 for d in params[::2] if d for x in d["b"].data)

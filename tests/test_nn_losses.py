@@ -40,17 +40,17 @@ def agree(a: Any, b: Any, symbols: list[Any], *, seed: int = 0) -> bool:
     rng = random.Random(seed)
     with mpmath.workdps(50):
         for _ in range(6):
-            point = [
-                mpmath.mpf(rng.choice([-1, 1]) * rng.randint(5, 300)) / 100 for _ in symbols
-            ]
+            point = [mpmath.mpf(rng.choice([-1, 1]) * rng.randint(5, 300)) / 100 for _ in symbols]
             if abs(f(*point)) > mpmath.mpf(10) ** -35:
                 return False
     return True
 
 
 def check(
-    loss: Callable[..., Any], formula: Callable[[sympy.Matrix, sympy.Matrix], Any],
-    shape: tuple[int, int] = (2, 2), target: tuple[Matrix[Any], sympy.Matrix] | None = None,
+    loss: Callable[..., Any],
+    formula: Callable[[sympy.Matrix, sympy.Matrix], Any],
+    shape: tuple[int, int] = (2, 2),
+    target: tuple[Matrix[Any], sympy.Matrix] | None = None,
 ) -> None:
     P, Ps = sym("p", *shape)
     Y, Ys = target if target is not None else sym("y", *shape)
@@ -120,10 +120,13 @@ def test_softmax_cross_entropy_with_1_based_labels_equals_one_hot() -> None:
     Z = Matrix([[0.5, -1.0, 2.0], [3.0, 0.25, -0.5]])
     with_labels = nn.softmax_cross_entropy(Z, [3, 1])
     assert with_labels == nn.softmax_cross_entropy(Z, Matrix([[0, 0, 1], [1, 0, 0]]))
-    expected = -(
-        (2.0 - math.log(math.exp(0.5) + math.exp(-1.0) + math.exp(2.0)))
-        + (3.0 - math.log(math.exp(3.0) + math.exp(0.25) + math.exp(-0.5)))
-    ) / 2
+    expected = (
+        -(
+            (2.0 - math.log(math.exp(0.5) + math.exp(-1.0) + math.exp(2.0)))
+            + (3.0 - math.log(math.exp(3.0) + math.exp(0.25) + math.exp(-0.5)))
+        )
+        / 2
+    )
     assert with_labels[1, 1] == pytest.approx(expected, rel=1e-14)
     g = refnn.grad(lambda z: nn.softmax_cross_entropy(z, [3, 1]))(Z)
     sm = ops.softmax_rows(Z)

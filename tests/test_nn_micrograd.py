@@ -14,8 +14,10 @@ engine = pytest.importorskip("micrograd.engine")
 
 def micrograd_grads(params: Any, X: Matrix[float], Y: Matrix[float]) -> tuple[float, list[float]]:
     layers = [
-        ([[engine.Value(w) for w in row] for row in p["W"].rows()],
-         [engine.Value(b) for b in p["b"].data])
+        (
+            [[engine.Value(w) for w in row] for row in p["W"].rows()],
+            [engine.Value(b) for b in p["b"].data],
+        )
         for p in params[::2]
     ]
     total = engine.Value(0.0)

@@ -95,10 +95,17 @@ def _good() -> dict[str, Any]:
     return {
         "format": "refnn.nn.params",
         "version": 1,
-        "params": {"type": "tuple", "items": [
-            {"type": "matrix", "shape": [1, 2], "hex": [(0.5).hex(), (-3.0).hex()],
-             "values": [0.5, -3.0]},
-        ]},
+        "params": {
+            "type": "tuple",
+            "items": [
+                {
+                    "type": "matrix",
+                    "shape": [1, 2],
+                    "hex": [(0.5).hex(), (-3.0).hex()],
+                    "values": [0.5, -3.0],
+                },
+            ],
+        },
     }
 
 

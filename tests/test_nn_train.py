@@ -114,8 +114,9 @@ def test_fit_is_reproducible_and_the_seed_drives_the_shuffle() -> None:
     params = model.init(random.Random(0))
 
     def run(seed: int, **kw: Any) -> list[Any]:
-        return nn.fit(model, params, (X, Y), nn.mse, nn.SGD(0.1), epochs=3, batch_size=5,
-                      seed=seed, **kw)[2]
+        return nn.fit(
+            model, params, (X, Y), nn.mse, nn.SGD(0.1), epochs=3, batch_size=5, seed=seed, **kw
+        )[2]
 
     assert run(7) == run(7)
     assert run(7) != run(8)
@@ -129,8 +130,16 @@ def test_fit_callback_and_resume() -> None:
     model = nn.mlp([2, 2, 1], "tanh")
     params = model.init(random.Random(0))
     seen: list[tuple[int, Any]] = []
-    p1, s1, h1 = nn.fit(model, params, (X, Y), nn.mse, nn.Adam(0.01), epochs=2, batch_size=4,
-                        callback=lambda step, value, p: seen.append((step, value)))
+    p1, s1, h1 = nn.fit(
+        model,
+        params,
+        (X, Y),
+        nn.mse,
+        nn.Adam(0.01),
+        epochs=2,
+        batch_size=4,
+        callback=lambda step, value, p: seen.append((step, value)),
+    )
     assert [s for s, _ in seen] == [1, 2, 3, 4]
     assert [v for _, v in seen] == h1
     _, s2, h2 = nn.fit(model, p1, (X, Y), nn.mse, nn.Adam(0.01), epochs=1, opt_state=s1)
@@ -149,8 +158,15 @@ def test_nan_loss_raises_training_diverged_naming_the_step() -> None:
     params = model.init(random.Random(0))
     steps: list[int] = []
     with pytest.raises(TrainingDiverged, match=r"smaller learning rate \(learning rate 10") as info:
-        nn.fit(model, params, (X, Y), nn.mse, nn.SGD(10.0), epochs=2000,
-               callback=lambda s, v, p: steps.append(s))
+        nn.fit(
+            model,
+            params,
+            (X, Y),
+            nn.mse,
+            nn.SGD(10.0),
+            epochs=2000,
+            callback=lambda s, v, p: steps.append(s),
+        )
     assert info.value.step == steps[-1] + 1
     assert f"step {info.value.step}" in str(info.value)
     assert isinstance(info.value, refnn.RefnnError)
@@ -171,8 +187,7 @@ def test_fit_checks_its_arguments() -> None:
     with pytest.raises(ValueError, match="one row per example"):
         nn.fit(model, params, (Matrix([[1.0]]), Matrix([[1.0], [2.0]])), nn.mse, nn.SGD(0.1))
     with pytest.raises(ValueError, match="batch_size"):
-        nn.fit(model, params, (Matrix([[1.0]]), Matrix([[1.0]])), nn.mse, nn.SGD(0.1),
-               batch_size=0)
+        nn.fit(model, params, (Matrix([[1.0]]), Matrix([[1.0]])), nn.mse, nn.SGD(0.1), batch_size=0)
 
 
 def test_training_runs_unchanged_on_the_numpy_backend() -> None:
@@ -195,5 +210,10 @@ def test_training_runs_unchanged_on_the_numpy_backend() -> None:
         assert a.allclose(np_backend.to_matrix(b), rtol=1e-10, atol=1e-14)
     with pytest.raises(TrainingDiverged):
         bad = to_np(Matrix([[math.nan], [1.0]]))
-        nn.fit(nn.Dense(1, 1), nn.tree_map(to_np, nn.Dense(1, 1).init(random.Random(0))),
-               (bad, to_np(Matrix([[1.0], [2.0]]))), nn.mse, nn.SGD(0.1))
+        nn.fit(
+            nn.Dense(1, 1),
+            nn.tree_map(to_np, nn.Dense(1, 1).init(random.Random(0))),
+            (bad, to_np(Matrix([[1.0], [2.0]]))),
+            nn.mse,
+            nn.SGD(0.1),
+        )

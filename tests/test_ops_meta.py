@@ -303,14 +303,23 @@ def test_every_equal_shape_binary_op_has_a_named_rule() -> None:
 @pytest.mark.parametrize(
     ("name", "args", "message"),
     [
-        ("matmul", ((2, 3), (2, 3)), "the matrix product needs the columns of the left to "
-         "match the rows of the right: 2×3 @ 2×3"),
-        ("add_row", ((2, 3), (1, 2)), "add_row adds a 1×n row to every row of an m×n "
-         "matrix: 2×3 and 1×2"),
-        ("add_row", ((2, 3), (2, 3)), "add_row adds a 1×n row to every row of an m×n "
-         "matrix: 2×3 and 2×3"),
-        ("concat_cols", ((2, 3), (3, 3)), "concat_cols needs the same number of rows: 2×3 "
-         "and 3×3"),
+        (
+            "matmul",
+            ((2, 3), (2, 3)),
+            "the matrix product needs the columns of the left to "
+            "match the rows of the right: 2×3 @ 2×3",
+        ),
+        (
+            "add_row",
+            ((2, 3), (1, 2)),
+            "add_row adds a 1×n row to every row of an m×n matrix: 2×3 and 1×2",
+        ),
+        (
+            "add_row",
+            ((2, 3), (2, 3)),
+            "add_row adds a 1×n row to every row of an m×n matrix: 2×3 and 2×3",
+        ),
+        ("concat_cols", ((2, 3), (3, 3)), "concat_cols needs the same number of rows: 2×3 and 3×3"),
     ],
 )
 def test_binary_shape_rules(name: str, args: tuple[Any, ...], message: str) -> None:

@@ -40,8 +40,13 @@ from refnn.reconstruct import (
 
 TINY = {"size": 8, "width": 8, "depth": 1, "checkpoint_every": 3, "lr_decay": 1.0}
 OUTPUTS = {
-    "original.png", "reconstruction.png", "comparison.png", "curve.png",
-    "metrics.json", "params.json", "checkpoint.json",
+    "original.png",
+    "reconstruction.png",
+    "comparison.png",
+    "curve.png",
+    "metrics.json",
+    "params.json",
+    "checkpoint.json",
 }
 
 
@@ -58,8 +63,21 @@ def test_run_writes_every_output_and_consistent_metrics(tmp_path: Path) -> None:
     names = {p.name for p in (tmp_path / "run").iterdir()}
     assert names == OUTPUTS
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    for key in ("psnr_db", "ssim", "steps", "seconds", "n_params", "n_pixels", "model",
-                "width", "depth", "lr", "seed", "image_sha256", "refnn_version"):
+    for key in (
+        "psnr_db",
+        "ssim",
+        "steps",
+        "seconds",
+        "n_params",
+        "n_pixels",
+        "model",
+        "width",
+        "depth",
+        "lr",
+        "seed",
+        "image_sha256",
+        "refnn_version",
+    ):
         assert key in m
     assert m["n_pixels"] == 64 and m["steps"] == 6
     # n_params of a 2→8→1 SIREN: 2·8 + 8 + 8 + 1
@@ -153,8 +171,9 @@ def test_article_model_on_the_spiral_reports_pixel_accuracy(tmp_path: Path) -> N
     cfg = ReconstructConfig(image="spiral", size=8, model="article", steps=2)
     m = reconstruct(cfg, tmp_path / "s").metrics
     assert 0.0 <= m["pixel_accuracy"] <= 1.0
-    assert m["n_params"] == sum(a * b + b for a, b in zip((2, 64, 64, 128, 64, 32),
-                                                           (64, 64, 128, 64, 32, 1), strict=True))
+    assert m["n_params"] == sum(
+        a * b + b for a, b in zip((2, 64, 64, 128, 64, 32), (64, 64, 128, 64, 32, 1), strict=True)
+    )
 
 
 def test_divergence_names_the_step(tmp_path: Path) -> None:
@@ -165,11 +184,26 @@ def test_divergence_names_the_step(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------- the command
-def test_cli_runs_and_prints_psnr_and_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]
-                                             ) -> None:
+def test_cli_runs_and_prints_psnr_and_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "cli"
-    code = main(["reconstruct", "--size", "8", "--width", "8", "--depth", "1", "--steps", "3",
-                 "--quiet", "--out", str(out)])
+    code = main(
+        [
+            "reconstruct",
+            "--size",
+            "8",
+            "--width",
+            "8",
+            "--depth",
+            "1",
+            "--steps",
+            "3",
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "PSNR" in printed and str(out) in printed
@@ -180,8 +214,9 @@ def test_cli_runs_and_prints_psnr_and_folder(tmp_path: Path, capsys: pytest.Capt
     "name, content",
     [("missing.png", None), ("text.png", b"not an image"), ("empty.png", b"")],
 )
-def test_cli_bad_images_fail_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                     name: str, content: bytes | None) -> None:
+def test_cli_bad_images_fail_cleanly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: bytes | None
+) -> None:
     bad = tmp_path / name
     if content is not None:
         bad.write_bytes(content)
@@ -194,31 +229,57 @@ def test_cli_bad_images_fail_cleanly(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert not out.exists()  # nothing written
 
 
-def test_cli_refuses_huge_images_unless_shrunk(tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["reconstruct", "--size", "8", "--max-pixels", "50", "--steps", "1",
-                 "--quiet", "--out", str(tmp_path / "o")])
+def test_cli_refuses_huge_images_unless_shrunk(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "reconstruct",
+            "--size",
+            "8",
+            "--max-pixels",
+            "50",
+            "--steps",
+            "1",
+            "--quiet",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert code == 2 and "pixel" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 
-def test_cli_unwritable_out_fails_cleanly(tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_unwritable_out_fails_cleanly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("I am a file, not a folder")
-    code = main(["reconstruct", "--size", "8", "--steps", "1", "--quiet",
-                 "--out", str(blocker / "sub")])
+    code = main(
+        ["reconstruct", "--size", "8", "--steps", "1", "--quiet", "--out", str(blocker / "sub")]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "output folder" in err and err.count("\n") == 1
 
 
-def test_cli_corrupt_checkpoint_and_divergence(tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_corrupt_checkpoint_and_divergence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "o"
     out.mkdir()
     (out / "checkpoint.json").write_text('{"format": "something else"}')
-    args = ["reconstruct", "--size", "8", "--width", "8", "--depth", "1", "--quiet",
-            "--out", str(out)]
+    args = [
+        "reconstruct",
+        "--size",
+        "8",
+        "--width",
+        "8",
+        "--depth",
+        "1",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
     assert main([*args, "--steps", "2", "--resume"]) == 2
     assert "checkpoint" in capsys.readouterr().err
     args[-1] = str(tmp_path / "diverging")
@@ -229,17 +290,36 @@ def test_cli_corrupt_checkpoint_and_divergence(tmp_path: Path,
 
 
 def test_help_explains_every_option() -> None:
-    proc = subprocess.run([sys.executable, "-m", "refnn", "reconstruct", "--help"],
-                          capture_output=True, text=True, check=True)
-    for opt in ("--size", "--model", "--width", "--depth", "--steps", "--lr", "--batch-size",
-                "--seed", "--holdout", "--out", "--resume", "--quiet", "IMAGE"):
+    proc = subprocess.run(
+        [sys.executable, "-m", "refnn", "reconstruct", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for opt in (
+        "--size",
+        "--model",
+        "--width",
+        "--depth",
+        "--steps",
+        "--lr",
+        "--batch-size",
+        "--seed",
+        "--holdout",
+        "--out",
+        "--resume",
+        "--quiet",
+        "IMAGE",
+    ):
         assert opt in proc.stdout
 
 
 def test_errors_have_no_traceback(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "refnn", "reconstruct", str(tmp_path / "nope.png"), "--quiet"],
-        capture_output=True, text=True, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "nope.png" in proc.stderr
@@ -276,13 +356,35 @@ def test_real_ctrl_c_leaves_a_checkpoint_that_resumes_bit_identically(tmp_path: 
     import signal
     import time
 
-    common = ["--size", "8", "--width", "8", "--depth", "1", "--lr-decay", "1", "--quiet",
-              "--checkpoint-every", "100000"]
+    common = [
+        "--size",
+        "8",
+        "--width",
+        "8",
+        "--depth",
+        "1",
+        "--lr-decay",
+        "1",
+        "--quiet",
+        "--checkpoint-every",
+        "100000",
+    ]
     cut = tmp_path / "cut"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "refnn", "reconstruct", *common, "--steps", "10000000",
-         "--out", str(cut)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "refnn",
+            "reconstruct",
+            *common,
+            "--steps",
+            "10000000",
+            "--out",
+            str(cut),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     time.sleep(4.0)  # imports, then well into training
     proc.send_signal(signal.SIGINT)
@@ -330,18 +432,26 @@ def _hand_run(cfg: ReconstructConfig, image: str | None, size: int) -> Any:
     return params
 
 
-@pytest.mark.parametrize("kw", [
-    {"batch_size": 20, "seed": 3},
-    {"batch_size": 10, "holdout": True, "seed": 1},
-    {"image": "spiral", "size": 5, "model": "article", "width": None, "depth": None,
-     "steps": 2},
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"batch_size": 20, "seed": 3},
+        {"batch_size": 10, "holdout": True, "seed": 1},
+        {
+            "image": "spiral",
+            "size": 5,
+            "model": "article",
+            "width": None,
+            "depth": None,
+            "steps": 2,
+        },
+    ],
+)
 def test_a_run_equals_the_same_run_driven_by_hand(tmp_path: Path, kw: dict[str, Any]) -> None:
     cfg = ReconstructConfig(**{**TINY, "steps": 6, "lr_decay": 0.1, **kw})
     reconstruct(cfg, tmp_path / "run")
     nn.save_params(tmp_path / "hand.json", _hand_run(cfg, cfg.image, cfg.size or 0))
-    assert (tmp_path / "run" / "params.json").read_bytes() == (
-        tmp_path / "hand.json").read_bytes()
+    assert (tmp_path / "run" / "params.json").read_bytes() == (tmp_path / "hand.json").read_bytes()
 
 
 def test_ctrl_c_while_a_batch_trains_resumes_bit_identically(
@@ -372,7 +482,8 @@ def test_ctrl_c_while_a_batch_trains_resumes_bit_identically(
     assert info.value.step == 3
     reconstruct(cfg, tmp_path / "cut", resume=True)
     assert (tmp_path / "full" / "params.json").read_bytes() == (
-        tmp_path / "cut" / "params.json").read_bytes()
+        tmp_path / "cut" / "params.json"
+    ).read_bytes()
 
 
 finite = st.floats(allow_nan=False, allow_infinity=False)
@@ -380,10 +491,11 @@ finite = st.floats(allow_nan=False, allow_infinity=False)
 
 @st.composite
 def run_states(draw: st.DrawFn) -> RunState:
-    shapes = draw(st.lists(st.tuples(st.integers(1, 3), st.integers(1, 3)), min_size=1,
-                           max_size=3))
-    leaves = [Matrix.from_flat(m, n, draw(st.lists(finite, min_size=m * n, max_size=m * n)))
-              for m, n in shapes]
+    shapes = draw(st.lists(st.tuples(st.integers(1, 3), st.integers(1, 3)), min_size=1, max_size=3))
+    leaves = [
+        Matrix.from_flat(m, n, draw(st.lists(finite, min_size=m * n, max_size=m * n)))
+        for m, n in shapes
+    ]
     params = tuple({"W": x} for x in leaves)
     rng = random.Random(draw(st.integers(0, 2**32)))
     rng.random()
@@ -392,23 +504,33 @@ def run_states(draw: st.DrawFn) -> RunState:
     step = draw(st.integers(0, 6))
     held = sorted(draw(st.sets(st.integers(1, max(step, 1)), max_size=step)))
     psnr = st.floats(allow_nan=False)
-    moments = [Matrix.from_flat(*x.shape, draw(st.lists(finite, min_size=len(x.data),
-                                                        max_size=len(x.data))))
-               for x in leaves]
+    moments = [
+        Matrix.from_flat(
+            *x.shape, draw(st.lists(finite, min_size=len(x.data), max_size=len(x.data)))
+        )
+        for x in leaves
+    ]
     return RunState(
         config=ReconstructConfig(seed=draw(st.integers(0, 9))).resolved().identity(),
-        image_sha256=draw(st.one_of(st.none(), st.text("0123456789abcdef", min_size=64,
-                                                       max_size=64))),
+        image_sha256=draw(
+            st.one_of(st.none(), st.text("0123456789abcdef", min_size=64, max_size=64))
+        ),
         step=step,
         params=params,
-        adam=nn.AdamState(step, tuple(moments), tuple(reversed(moments))
-                          if [x.shape for x in reversed(moments)] == [x.shape for x in moments]
-                          else tuple(moments)),
+        adam=nn.AdamState(
+            step,
+            tuple(moments),
+            tuple(reversed(moments))
+            if [x.shape for x in reversed(moments)] == [x.shape for x in moments]
+            else tuple(moments),
+        ),
         batch_rng=rng.getstate(),
-        history={"step": [float(k) for k in range(1, step + 1)],
-                 "psnr": [draw(psnr) for _ in range(step)],
-                 "holdout_step": [float(k) for k in held],
-                 "holdout": [draw(psnr) for _ in held]},
+        history={
+            "step": [float(k) for k in range(1, step + 1)],
+            "psnr": [draw(psnr) for _ in range(step)],
+            "holdout_step": [float(k) for k in held],
+            "holdout": [draw(psnr) for _ in held],
+        },
         seconds=draw(st.floats(0, 1e6)),
     )
 
@@ -434,12 +556,15 @@ def test_run_state_json_round_trip_is_exact(run: RunState) -> None:
     assert _bits(dataclasses.asdict(back)) == _bits(dataclasses.asdict(run))
 
 
-@pytest.mark.parametrize("doc, why", [
-    ({"format": "other"}, "not a refnn reconstruction checkpoint"),
-    ([], "not a refnn reconstruction checkpoint"),
-    ({"format": "refnn-reconstruct-checkpoint", "version": 99}, "unsupported version 99"),
-    ({"format": "refnn-reconstruct-checkpoint", "version": 1, "step": 1}, "corrupt"),
-])
+@pytest.mark.parametrize(
+    "doc, why",
+    [
+        ({"format": "other"}, "not a refnn reconstruction checkpoint"),
+        ([], "not a refnn reconstruction checkpoint"),
+        ({"format": "refnn-reconstruct-checkpoint", "version": 99}, "unsupported version 99"),
+        ({"format": "refnn-reconstruct-checkpoint", "version": 1, "step": 1}, "corrupt"),
+    ],
+)
 def test_run_state_refuses_other_documents(doc: Any, why: str) -> None:
     with pytest.raises(CheckpointError, match=why):
         RunState.from_json(doc)
@@ -521,8 +646,12 @@ def test_the_spiral_has_the_articles_size_in_the_command_and_the_api() -> None:
 
 
 def test_help_shows_no_empty_defaults_and_every_backend() -> None:
-    proc = subprocess.run([sys.executable, "-m", "refnn", "reconstruct", "--help"],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "refnn", "reconstruct", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     text = " ".join(proc.stdout.split())
     assert "None" not in text
     for backend in ("reference", "numpy", "torch"):
@@ -534,8 +663,9 @@ def test_help_shows_no_empty_defaults_and_every_backend() -> None:
 def test_the_image_given_twice_differently_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["reconstruct", "camera", "--image", "spiral", "--quiet",
-                 "--out", str(tmp_path / "o")])
+    code = main(
+        ["reconstruct", "camera", "--image", "spiral", "--quiet", "--out", str(tmp_path / "o")]
+    )
     assert code == 2 and "give the image once" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
     assert cli.reconstruct_config(_parse("spiral", "--image", "spiral")).image == "spiral"
@@ -551,7 +681,7 @@ def _photo(path: Path, w: int = 40, h: int = 30) -> Path:
 
 
 def test_the_command_says_the_size_change_and_the_estimated_time(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import refnn.reconstruct as rec
 
@@ -570,14 +700,16 @@ def test_the_command_says_the_size_change_and_the_estimated_time(
 
 
 def test_the_article_model_on_a_photograph_is_advised_against(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from refnn.reconstruct import prepare
 
-    plan = prepare(ReconstructConfig(image=str(_photo(tmp_path / "p.png", 8, 6)),
-                                     model="article", steps=1), tmp_path / "o")
+    plan = prepare(
+        ReconstructConfig(image=str(_photo(tmp_path / "p.png", 8, 6)), model="article", steps=1),
+        tmp_path / "o",
+    )
     assert any("black-and-white" in n and "siren" in n for n in plan.notes())
-    spiral = prepare(ReconstructConfig(image="spiral", model="article", steps=1),
-                     tmp_path / "s")
+    spiral = prepare(ReconstructConfig(image="spiral", model="article", steps=1), tmp_path / "s")
     assert len(spiral.notes()) == 1  # the spiral is what it is for
     assert not (tmp_path / "o").exists()  # prepare writes nothing
 
@@ -592,8 +724,9 @@ def test_help_says_which_model_suits_which_image(capsys: pytest.CaptureFixture[s
     assert "photographs" in text and "--force" in text
 
 
-def test_bad_input_draws_no_progress_bar(tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_draws_no_progress_bar(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     for bad in (["missing.png"], ["--out", ""], ["--backend", "nosuchmod:X"]):
         assert main(["reconstruct", *bad, "--steps", "3"]) == 2  # not --quiet
         err = capsys.readouterr().err

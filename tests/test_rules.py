@@ -32,8 +32,9 @@ def _message(backend: str, call: Any, rows: list[list[float]]) -> str:
 
 
 @pytest.mark.parametrize(("rule", "call", "rows"), CASES)
-def test_reference_numpy_and_torch_say_the_same(rule: str, call: Any, rows: list[list[float]]
-                                                ) -> None:
+def test_reference_numpy_and_torch_say_the_same(
+    rule: str, call: Any, rows: list[list[float]]
+) -> None:
     backends = ["reference", "numpy"]
     try:
         import torch  # noqa: F401

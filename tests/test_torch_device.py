@@ -60,10 +60,13 @@ def test_float32_on_the_cpu_is_float32_and_close_to_the_reference() -> None:
     load("torch")  # float64 values again for the tests that follow
 
 
-@pytest.mark.parametrize("device, message", [
-    ("tpu", "unknown torch device 'tpu'"),
-    ("gpu", "choose cpu, cuda"),
-])
+@pytest.mark.parametrize(
+    "device, message",
+    [
+        ("tpu", "unknown torch device 'tpu'"),
+        ("gpu", "choose cpu, cuda"),
+    ],
+)
 def test_unknown_device_is_refused(device: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         TorchBackend(device=device)

@@ -35,8 +35,10 @@ def _num(obj: dict[str, Any]) -> float:
 
 def _numbers(doc: dict[str, Any]) -> int:
     """Every number a trace holds for its steps: loss, gradients, updated parameters."""
-    return sum(1 + sum(len(e["value"]["hex"]) for e in (*s["grads"], *s["params_after"]))
-               for s in doc["steps"])
+    return sum(
+        1 + sum(len(e["value"]["hex"]) for e in (*s["grads"], *s["params_after"]))
+        for s in doc["steps"]
+    )
 
 
 # ------------------------------------------------------------------ the documents
@@ -69,8 +71,11 @@ def test_linear_regression_trace_equals_exact_fraction_arithmetic() -> None:
     """Linear regression with MSE and momentum is rational: exact Fractions are an independent
     source for every expected value (correctly rounded)."""
     doc = compute_trace("linear_momentum")
-    X = Matrix.from_flat(doc["data"]["X"]["rows"], doc["data"]["X"]["cols"],
-                         [Fraction(v) for v in _vals(doc["data"]["X"])])
+    X = Matrix.from_flat(
+        doc["data"]["X"]["rows"],
+        doc["data"]["X"]["cols"],
+        [Fraction(v) for v in _vals(doc["data"]["X"])],
+    )
     Y = [Fraction(v) for v in _vals(doc["data"]["Y"])]
     W = [Fraction(v) for v in _vals(doc["initial_params"][0]["value"])]
     b = Fraction(_vals(doc["initial_params"][1]["value"])[0])
@@ -78,7 +83,7 @@ def test_linear_regression_trace_equals_exact_fraction_arithmetic() -> None:
     m, n = X.shape
     vW, vb = [Fraction(0)] * n, Fraction(0)
     for step in doc["steps"]:
-        rows = [list(X.data[i * n:(i + 1) * n]) for i in range(m)]
+        rows = [list(X.data[i * n : (i + 1) * n]) for i in range(m)]
         pred = [sum((r[j] * W[j] for j in range(n)), Fraction(0)) + b for r in rows]
         d = [p - y for p, y in zip(pred, Y, strict=True)]
         loss = sum((e * e for e in d), Fraction(0)) / m
@@ -135,7 +140,8 @@ def _handwritten_spiral_step(bugs: Bugs, lr: float) -> Any:
         grads = ({"W": g1W, "b": g1b}, (), {"W": g2W, "b": g2b}, (), {"W": g3W, "b": g3b})
         new = tuple(
             () if p == () else {k: ops.sub(p[k], ops.scale(lr, g[k])) for k in ("W", "b")}
-            for p, g in zip(params, grads, strict=True))
+            for p, g in zip(params, grads, strict=True)
+        )
         return loss, grads, new, state
 
     return step
@@ -166,8 +172,7 @@ def test_a_bias_gradient_over_the_wrong_axis_fails_at_step_1_naming_b1() -> None
     assert chk.first_failure is not None
     assert chk.first_failure.startswith("step 1 gradient of b1 entry"), chk.first_failure
     # the loss and every weight gradient of step 1 still match: the bug is only the bias
-    assert not any(f.startswith(("step 1 loss", "step 1 gradient of W"))
-                   for f in chk.failures)
+    assert not any(f.startswith(("step 1 loss", "step 1 gradient of W")) for f in chk.failures)
 
 
 @dataclass(frozen=True)
@@ -238,13 +243,17 @@ def test_the_tolerance_is_the_stated_multiple_of_the_first_order_bound() -> None
     def leaf(obj: dict[str, Any]) -> Any:
         A = Matrix.from_flat(obj["rows"], obj["cols"], _vals(obj))
         mp = ex.to_mp(A)
-        return ex._Mag(mp, Matrix.from_flat(*A.shape, [abs(v) for v in mp.data]),
-                       Matrix.from_flat(*A.shape, [mpmath.mpf(0)] * A.size))
+        return ex._Mag(
+            mp,
+            Matrix.from_flat(*A.shape, [abs(v) for v in mp.data]),
+            Matrix.from_flat(*A.shape, [mpmath.mpf(0)] * A.size),
+        )
 
     with ex.precise():
         params = tuple(
             {"W": leaf(named[f"W{k}"]), "b": leaf(named[f"b{k}"])} if i % 2 == 0 else ()
-            for i, k in zip(range(5), (1, 1, 2, 2, 3), strict=True))
+            for i, k in zip(range(5), (1, 1, 2, 2, 3), strict=True)
+        )
         z = model.apply(params, leaf(doc["data"]["X"]))
         loss = nn.binary_cross_entropy_with_logits(z, leaf(doc["data"]["Y"]))
         bound = loss.err.data[0]

@@ -36,21 +36,22 @@ def test_the_loop_is_a_fold_of_the_step_counting_on_from_start(
     for x, y in batches:
         p, s, _ = halve_towards(p, s, x, y)
     seen: list[StepReport] = []
-    end = train_loop(halve_towards, TrainState(start_step, 1.0, 0), batches,
-                     on_step=seen.append)
+    end = train_loop(halve_towards, TrainState(start_step, 1.0, 0), batches, on_step=seen.append)
     assert (end.params, end.opt_state) == (p, s)
     assert end.step == start_step + len(batches)
     assert [r.step for r in seen] == list(range(start_step + 1, end.step + 1))
     assert [r.batch for r in seen] == batches
     # each report's loss is the loss *before* its update: that of the previous params
     before = [1.0, *[r.params for r in seen]][: len(batches)]
-    assert [r.loss for r in seen] == [(q - x * y) ** 2 for q, (x, y) in zip(before, batches,
-                                                                          strict=True)]
+    assert [r.loss for r in seen] == [
+        (q - x * y) ** 2 for q, (x, y) in zip(before, batches, strict=True)
+    ]
 
 
 @given(batches_st, st.data())
-def test_two_halves_continue_to_the_same_state(batches: list[tuple[float, float]],
-                                               data: st.DataObject) -> None:
+def test_two_halves_continue_to_the_same_state(
+    batches: list[tuple[float, float]], data: st.DataObject
+) -> None:
     k = data.draw(st.integers(0, len(batches)))
     whole = train_loop(halve_towards, TrainState(0, 1.0, 0), batches)
     half = train_loop(halve_towards, TrainState(0, 1.0, 0), batches[:k])
@@ -71,9 +72,13 @@ def test_a_non_finite_loss_stops_before_its_update_naming_the_step(bad: float) -
     seen: list[int] = []
     drawn: list[int] = []
     with pytest.raises(TrainingDiverged) as info:
-        train_loop(step, TrainState(10, 0.0, 0), counting(100, drawn),
-                   on_step=lambda r: seen.append(r.step),
-                   advice=lambda n: f"advice for step {n}")
+        train_loop(
+            step,
+            TrainState(10, 0.0, 0),
+            counting(100, drawn),
+            on_step=lambda r: seen.append(r.step),
+            advice=lambda n: f"advice for step {n}",
+        )
     assert info.value.step == 13 and seen == [11, 12]
     assert len(drawn) == 3  # batches are drawn lazily: none past the failing step
     assert str(info.value) == (
@@ -85,8 +90,11 @@ def test_an_overflow_is_a_divergence_with_the_default_advice() -> None:
     def step(p: float, s: int, x: float, y: float) -> tuple[float, int, float]:
         return p, s, math.exp(1000.0)
 
-    with pytest.raises(TrainingDiverged, match=r"float overflow.*at step 1; try a smaller "
-                       r"learning rate, or check the data") as info:
+    with pytest.raises(
+        TrainingDiverged,
+        match=r"float overflow.*at step 1; try a smaller "
+        r"learning rate, or check the data",
+    ) as info:
         train_loop(step, TrainState(0, 0.0, 0), [(1.0, 1.0)])
     assert isinstance(info.value.__cause__, OverflowError)
 
@@ -110,8 +118,7 @@ def test_ctrl_c_hands_the_last_finished_state_to_on_interrupt(where: str) -> Non
 
     got: list[TrainState] = []
     with pytest.raises(KeyboardInterrupt):
-        train_loop(step, TrainState(0, 0.0, 0), batches(), on_step=on_step,
-                   on_interrupt=got.append)
+        train_loop(step, TrainState(0, 0.0, 0), batches(), on_step=on_step, on_interrupt=got.append)
     finished = 4 if where == "hook" else 3  # a hook runs after its step has finished
     assert got == [TrainState(finished, float(finished), finished)]
 
@@ -123,17 +130,24 @@ def test_fit_is_the_loop_over_shuffled_epochs() -> None:
     model = nn.Dense(2, 1)
     params = model.init(random.Random(1))
     opt = nn.Adam(0.05)
-    got_p, got_s, got_hist = nn.fit(model, params, (X, Y), nn.mse, opt, epochs=3,
-                                    batch_size=3, seed=5)
+    got_p, got_s, got_hist = nn.fit(
+        model, params, (X, Y), nn.mse, opt, epochs=3, batch_size=3, seed=5
+    )
     rng = random.Random(5)
     batches: list[tuple[Any, Any]] = []
     for _ in range(3):
         order = list(range(7))
         rng.shuffle(order)
-        batches += [(nn.take_rows(X, order[k:k + 3]), nn.take_rows(Y, order[k:k + 3]))
-                    for k in range(0, 7, 3)]
+        batches += [
+            (nn.take_rows(X, order[k : k + 3]), nn.take_rows(Y, order[k : k + 3]))
+            for k in range(0, 7, 3)
+        ]
     losses: list[float] = []
-    end = train_loop(nn.make_step(model, nn.mse, opt), TrainState(0, params, opt.init(params)),
-                     batches, on_step=lambda r: losses.append(r.loss))
+    end = train_loop(
+        nn.make_step(model, nn.mse, opt),
+        TrainState(0, params, opt.init(params)),
+        batches,
+        on_step=lambda r: losses.append(r.loss),
+    )
     assert (got_p, got_s, got_hist) == (end.params, end.opt_state, losses)
     assert end.step == 9

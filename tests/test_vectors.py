@@ -49,13 +49,27 @@ def rust_checker(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The Rust consumer, built once per session (offline: it needs no crates)."""
     cargo = shutil.which("cargo")
     if cargo is None:
-        pytest.skip("cargo is not on PATH: the Rust consumer is not built or run here "
-                    "(CI machines have it)")
+        pytest.skip(
+            "cargo is not on PATH: the Rust consumer is not built or run here (CI machines have it)"
+        )
     target = _shared_tmp(tmp_path_factory) / "refnn-rust-target"
     r = subprocess.run(
-        [cargo, "build", "--release", "--offline", "--quiet", "--manifest-path",
-         str(RUST_DIR / "Cargo.toml"), "--target-dir", str(target)],
-        capture_output=True, text=True, timeout=600, check=False)
+        [
+            cargo,
+            "build",
+            "--release",
+            "--offline",
+            "--quiet",
+            "--manifest-path",
+            str(RUST_DIR / "Cargo.toml"),
+            "--target-dir",
+            str(target),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     exe = target / "release" / "check_vectors"
     assert exe.exists()
@@ -65,8 +79,7 @@ def rust_checker(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _node() -> str:
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not on PATH: the Node consumer is not run here (CI machines "
-                    "have it)")
+        pytest.skip("node is not on PATH: the Node consumer is not run here (CI machines have it)")
     return node
 
 
@@ -169,8 +182,12 @@ def test_zero_signs_are_specified_exactly_where_conform_judges_them(vector_dir: 
 
 
 def test_integer_follows_the_parameter_kind_not_its_value(vector_dir: Path) -> None:
-    integer_kind = {("broadcast", "m"), ("broadcast", "n"), ("slice_cols", "j1"),
-                    ("slice_cols", "j2")}
+    integer_kind = {
+        ("broadcast", "m"),
+        ("broadcast", "n"),
+        ("slice_cols", "j1"),
+        ("slice_cols", "j2"),
+    }
     seen_integer_valued_real = False
     for name, spec in registry.items():
         doc = _load(vector_dir, name)
@@ -178,13 +195,15 @@ def test_integer_follows_the_parameter_kind_not_its_value(vector_dir: Path) -> N
             for p in case["params"]:
                 kind_is_int = (name, p["name"]) in integer_kind
                 assert p["integer"] is kind_is_int and p["kind"] == (
-                    "integer" if kind_is_int else "real"), (name, p)
+                    "integer" if kind_is_int else "real"
+                ), (name, p)
                 value = Fraction(p["exact"])
                 assert float.fromhex(p["hex"]) == float(value)  # the nearest double
                 if not kind_is_int and value.denominator == 1:
                     seen_integer_valued_real = True  # e.g. scale's c = 2: still real
         assert doc["param_kinds"] == [
-            "integer" if (name, n) in integer_kind else "real" for n in spec.params]
+            "integer" if (name, n) in integer_kind else "real" for n in spec.params
+        ]
     assert seen_integer_valued_real
 
 
@@ -293,12 +312,30 @@ def _exact(name: str, xs: list[Matrix[Any]], ps: list[Any]) -> list[Fraction]:
     assert name == "matmul"
     k, p = xs[1].shape
     b = F[1]
-    return [sum((a[i * n + t] * b[t * p + j] for t in range(k)), Fraction(0))
-            for i in range(m) for j in range(p)]
+    return [
+        sum((a[i * n + t] * b[t * p + j] for t in range(k)), Fraction(0))
+        for i in range(m)
+        for j in range(p)
+    ]
 
 
-@pytest.mark.parametrize("name", ["add", "sub", "hadamard", "div", "scale", "add_scalar",
-                                  "square", "sum", "mean", "sum_rows", "sum_cols", "matmul"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "add",
+        "sub",
+        "hadamard",
+        "div",
+        "scale",
+        "add_scalar",
+        "square",
+        "sum",
+        "mean",
+        "sum_rows",
+        "sum_cols",
+        "matmul",
+    ],
+)
 def test_rational_ops_are_correctly_rounded_exact_values(vector_dir: Path, name: str) -> None:
     for case in _load(vector_dir, name)["cases"]:
         xs = [_matrix(m) for m in case["inputs"]]
@@ -312,12 +349,14 @@ def test_export_is_deterministic(vector_dir: Path, tmp_path: Path) -> None:
     for name in ("tanh", "clip"):
         assert (tmp_path / f"{name}.json").read_text() == (vector_dir / f"{name}.json").read_text()
     for name in TRACE_NAMES:
-        assert ((tmp_path / "traces" / f"{name}.json").read_text()
-                == (vector_dir / "traces" / f"{name}.json").read_text())
+        assert (tmp_path / "traces" / f"{name}.json").read_text() == (
+            vector_dir / "traces" / f"{name}.json"
+        ).read_text()
 
 
-def test_bad_cases_count_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]
-                                           ) -> None:
+def test_bad_cases_count_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert vectors_main(["export", str(tmp_path), "--cases", "0"]) == 2
     assert "--cases must be at least 1" in capsys.readouterr().err
 
@@ -365,7 +404,8 @@ def test_consumers_pass_at_50_cases(tmp_path: Path, request: pytest.FixtureReque
     missing = []
     for kind in ("node", "rust"):
         if (kind == "node" and shutil.which("node") is None) or (
-                kind == "rust" and shutil.which("cargo") is None):
+            kind == "rust" and shutil.which("cargo") is None
+        ):
             missing.append(kind)
             continue
         rust = request.getfixturevalue("rust_checker") if kind == "rust" else None
@@ -431,8 +471,9 @@ def test_consumer_signed_zero_policy_both_ways(
 ) -> None:
     rust = request.getfixturevalue("rust_checker") if kind == "rust" else None
     name, c, k = _first_zero(vector_dir, "ieee")
-    _corrupt(vector_dir, tmp_path / "v", name,
-             lambda doc: _set(doc["cases"][c]["output"], k, 0.0))  # −0 made +0
+    _corrupt(
+        vector_dir, tmp_path / "v", name, lambda doc: _set(doc["cases"][c]["output"], k, 0.0)
+    )  # −0 made +0
     cmd = [*_consumer(kind, rust), str(tmp_path / "v")]
     strict = _run(cmd)
     assert strict.returncode == 1 and f"FAIL  {name}" in strict.stdout
@@ -489,8 +530,9 @@ def test_consumer_names_step_and_parameter_of_a_corrupted_trace(
     path.write_text(json.dumps(doc))
     r = _run([*_consumer(kind, rust), str(tmp_path / "v")])
     assert r.returncode == 1, r.stdout + r.stderr
-    assert ("FAIL  trace spiral_mlp_sgd: first failure at step 2 gradient of W2 entry "
-            "[1, 4]") in r.stdout
+    assert (
+        "FAIL  trace spiral_mlp_sgd: first failure at step 2 gradient of W2 entry [1, 4]"
+    ) in r.stdout
     assert _closing(r.stdout)[1] == f"traces: {len(TRACE_NAMES) - 1} passed, 1 failed"
 
 

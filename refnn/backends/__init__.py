@@ -171,7 +171,9 @@ def load(spec: str | Any) -> Any:
         except ImportError as err:
             raise BackendLoadError(
                 f"the {spec} backend needs {err.name or spec}: pip install 'refnn[{spec}]' "
-                f"({type(err).__name__}: {err})", name=err.name) from None
+                f"({type(err).__name__}: {err})",
+                name=err.name,
+            ) from None
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ValueError(
@@ -182,8 +184,9 @@ def load(spec: str | Any) -> Any:
     except Exception as err:  # an adapter's own bug must not become a traceback here
         missing = err.name if isinstance(err, ImportError) and err.name else module_name
         raise BackendLoadError(
-            f"cannot import the backend module {module_name!r}: "
-            f"{type(err).__name__}: {err}", name=missing) from err
+            f"cannot import the backend module {module_name!r}: {type(err).__name__}: {err}",
+            name=missing,
+        ) from err
     obj: Any = module
     for part in attr.split("."):
         try:
@@ -199,5 +202,6 @@ def load(spec: str | Any) -> Any:
             ) from None
         except Exception as err:  # the adapter's own failure: one line, not a traceback
             raise BackendLoadError(
-                f"the backend factory {spec!r} raised {type(err).__name__}: {err}") from err
+                f"the backend factory {spec!r} raised {type(err).__name__}: {err}"
+            ) from err
     return register(obj)

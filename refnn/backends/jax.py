@@ -139,8 +139,9 @@ def _vjp(f: Callable[..., Any]) -> Callable[..., tuple[JaxMatrix, ...]]:
         _, back = jax.vjp(lambda *a: f(*a, *params), *xs)
         return back(g)
 
-    def vjp(g: JaxMatrix, y: JaxMatrix, inputs: tuple[JaxMatrix, ...],
-            params: tuple[Any, ...]) -> tuple[JaxMatrix, ...]:
+    def vjp(
+        g: JaxMatrix, y: JaxMatrix, inputs: tuple[JaxMatrix, ...], params: tuple[Any, ...]
+    ) -> tuple[JaxMatrix, ...]:
         cts = pullback(tuple(params), g._a, *(x._a for x in inputs))
         return tuple(JaxMatrix._wrap(c) for c in cts)
 
@@ -153,8 +154,12 @@ class JaxBackend:
 
     array_type: type = JaxMatrix
 
-    def __init__(self, name: str = "jax", device: Any = None,
-                 functions: Mapping[str, Callable[..., Any]] | None = None) -> None:
+    def __init__(
+        self,
+        name: str = "jax",
+        device: Any = None,
+        functions: Mapping[str, Callable[..., Any]] | None = None,
+    ) -> None:
         self.name = name
         self.device = device if device is not None else jax.devices("cpu")[0]
         fs = dict(FUNCTIONS if functions is None else functions)

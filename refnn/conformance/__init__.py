@@ -23,14 +23,28 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["Counterexample", "Expectation", "OpResult", "PartStats", "Policy", "Report",
-           "accuracy", "conform", "export_vectors", "load_expectations"]
+__all__ = [
+    "Counterexample",
+    "Expectation",
+    "OpResult",
+    "PartStats",
+    "Policy",
+    "Report",
+    "accuracy",
+    "conform",
+    "export_vectors",
+    "load_expectations",
+]
 
 _WHERE = {
-    "Counterexample": "_harness", "OpResult": "_harness", "PartStats": "_harness",
-    "Report": "_harness", "conform": "_harness",
+    "Counterexample": "_harness",
+    "OpResult": "_harness",
+    "PartStats": "_harness",
+    "Report": "_harness",
+    "conform": "_harness",
     "Policy": "policy",
-    "Expectation": "expect", "load_expectations": "expect",
+    "Expectation": "expect",
+    "load_expectations": "expect",
     "accuracy": "accuracy",
     "export_vectors": "vectors",
 }

@@ -174,9 +174,7 @@ def forward_scale_and_allowance(
         # shifts every entry by about that much, absolutely
         extra = [mpmath.mpf(1) if spec.bound.log_of_sum else 0] * y_mp.size
         g = mpmath.mpf(gamma(max(n_terms, 1)))
-        scale = [
-            abs(yk) + t + e for yk, t, e in zip(y_mp.data, t_in, extra, strict=True)
-        ]
+        scale = [abs(yk) + t + e for yk, t, e in zip(y_mp.data, t_in, extra, strict=True)]
         allow = [a + g * t for a, t in zip(allow, scale, strict=True)]
     return scale, allow
 
@@ -226,9 +224,7 @@ def _mag_kernel(spec: OpSpec) -> Callable[..., _Mag]:
         mag = Matrix._new(
             m, n, tuple(abs(v) + p for v, p in zip(y.data, prop_mag, strict=True)), y.domain
         )
-        err = Matrix._new(
-            m, n, tuple(o + p for o, p in zip(own, prop_err, strict=True)), y.domain
-        )
+        err = Matrix._new(m, n, tuple(o + p for o, p in zip(own, prop_err, strict=True)), y.domain)
         return _Mag(y, mag, err)
 
     return kernel

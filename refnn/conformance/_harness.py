@@ -60,8 +60,15 @@ from refnn.errors import RefnnError
 from refnn.matrix import Matrix
 from refnn.ops import OpSpec, apply, registry
 
-__all__ = ["Counterexample", "OpResult", "PartStats", "Report", "SpecialStats", "conform",
-           "stress_values"]
+__all__ = [
+    "Counterexample",
+    "OpResult",
+    "PartStats",
+    "Report",
+    "SpecialStats",
+    "conform",
+    "stress_values",
+]
 
 #: Under ``--subnormals flush``, scales below this are shown in absolute terms.
 _FLUSH_ULPS_FLOOR = SMALLEST_NORMAL * 2.0**60
@@ -107,8 +114,9 @@ class Counterexample:
         if self.got is not None:
             lines.append(f"{indent}  got:       {_rows_text(self.got)}")
         if self.entry is not None:
-            lines.append(f"{indent}  entry [{self.entry[0]}, {self.entry[1]}]: error "
-                         f"{self.error_text()}")
+            lines.append(
+                f"{indent}  entry [{self.entry[0]}, {self.entry[1]}]: error {self.error_text()}"
+            )
         return "\n".join(lines)
 
 
@@ -217,25 +225,41 @@ class Report:
         raise KeyError(op)
 
     def format(self) -> str:
-        head = ("op", "examples", "forward worst", "vjp worst", "over bound", "special",
-                "bound", "verdict")
+        head = (
+            "op",
+            "examples",
+            "forward worst",
+            "vjp worst",
+            "over bound",
+            "special",
+            "bound",
+            "verdict",
+        )
         rows = []
         for r in self.results:
             over = max(r.forward.share_over, r.vjp.share_over)
             sp = r.special
-            rows.append((
-                r.op, str(r.examples), r.forward.summary(), r.vjp.summary(),
-                f"{100 * over:.1f}%" if over else "0",
-                f"{sp.checked - sp.failed}/{sp.checked}" if sp.checked else "—",
-                r.bound, r.status,
-            ))
+            rows.append(
+                (
+                    r.op,
+                    str(r.examples),
+                    r.forward.summary(),
+                    r.vjp.summary(),
+                    f"{100 * over:.1f}%" if over else "0",
+                    f"{sp.checked - sp.failed}/{sp.checked}" if sp.checked else "—",
+                    r.bound,
+                    r.status,
+                )
+            )
         widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
-        out = [f"conformance of backend {self.backend!r} (seed {self.seed}, {self.examples} "
-               f"examples per op; {self.policy.describe()})", ""]
+        out = [
+            f"conformance of backend {self.backend!r} (seed {self.seed}, {self.examples} "
+            f"examples per op; {self.policy.describe()})",
+            "",
+        ]
         out.append("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)))
         out.append("  ".join("-" * w for w in widths))
-        out.extend("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
-                   for row in rows)
+        out.extend("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
         for r in self.results:
             if r.status == "pass":
                 continue
@@ -244,8 +268,9 @@ class Report:
         failed, known = len(self.failed_ops), len(self.known_ops)
         out.append("")
         tail = f" ({known} known deviation{'s' if known != 1 else ''})" if known else ""
-        out.append(f"{len(self.results) - failed} passed, {failed} failed{tail} "
-                   f"in {self.seconds:.1f} s")
+        out.append(
+            f"{len(self.results) - failed} passed, {failed} failed{tail} in {self.seconds:.1f} s"
+        )
         return "\n".join(out)
 
     def to_json(self) -> dict[str, Any]:
@@ -267,16 +292,21 @@ class Report:
 
 
 def _details(r: OpResult) -> list[str]:
-    head = (f"{r.op}: known deviation ({r.reason})" if r.status == "known"
-            else f"{r.op}: FAIL" + (f" ({r.reason})" if r.reason else ""))
+    head = (
+        f"{r.op}: known deviation ({r.reason})"
+        if r.status == "known"
+        else f"{r.op}: FAIL" + (f" ({r.reason})" if r.reason else "")
+    )
     out = [head]
     for name, p in (("forward", r.forward), ("vjp", r.vjp)):
         if not p.failed:
             continue
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(p.kinds.items()))
-        out.append(f"  {name}: {p.failed} of {p.examples} examples failed; "
-                   f"{100 * p.share_over:.1f}% of {p.entries} entries outside the bound "
-                   f"({kinds})")
+        out.append(
+            f"  {name}: {p.failed} of {p.examples} examples failed; "
+            f"{100 * p.share_over:.1f}% of {p.entries} entries outside the bound "
+            f"({kinds})"
+        )
         if p.worst is not None:
             out.append(f"  {name} worst ({p.worst.error_text()}):")
             out.append(p.worst.format("    "))
@@ -292,8 +322,9 @@ def _details(r: OpResult) -> list[str]:
     return out
 
 
-def _err_text(ulps: float | None, bound_ulps: float | None, abs_err: float | None,
-              allowed: float | None) -> str:
+def _err_text(
+    ulps: float | None, bound_ulps: float | None, abs_err: float | None, allowed: float | None
+) -> str:
     if ulps is not None:
         if not math.isfinite(ulps):
             return "non-finite"
@@ -371,7 +402,7 @@ _MESSAGES = {
     "nonfinite": "the {what} is not finite where the exact value is",
     "signed-zero": "the {what} returned a zero of the wrong sign",
     "subnormal": "the {what} is outside the op's bound where a subnormal number is involved "
-                 "(see --subnormals flush)",
+    "(see --subnormals flush)",
     "bound": "the {what} is outside the op's bound",
     "ok": "the worst entry of the {what}, within the bound",
 }
@@ -419,21 +450,33 @@ class _Checker:
     # ------------------------------------------------------------------ helpers
     def _cx(self, e: Example, kind: str, message: str, **kw: Any) -> Counterexample:
         return Counterexample(
-            kind=kind, message=message,
-            params=[f"{n}={p!r}" for n, p in zip(self.spec.params,
-                                                  self.spec.backend_params(e.params),
-                                                  strict=True)],
+            kind=kind,
+            message=message,
+            params=[
+                f"{n}={p!r}"
+                for n, p in zip(self.spec.params, self.spec.backend_params(e.params), strict=True)
+            ],
             inputs=[_rows(_mat(s, d)) for s, d in zip(e.shapes, e.inputs, strict=True)],
-            **kw)
+            **kw,
+        )
 
     def _prepare(self, e: Example) -> Example:
         if not self.policy.flushes:
             return e
-        return Example(e.shapes, e.params, tuple(tuple(flush(x) for x in inp)
-                                                 for inp in e.inputs), e.cotangent)
+        return Example(
+            e.shapes, e.params, tuple(tuple(flush(x) for x in inp) for inp in e.inputs), e.cotangent
+        )
 
-    def _measure(self, g: float, ev: Any, s: Any, allow_abs: Any, exp_f: float,
-                 tiny_inputs: bool, signs: bool) -> _Entry:
+    def _measure(
+        self,
+        g: float,
+        ev: Any,
+        s: Any,
+        allow_abs: Any,
+        exp_f: float,
+        tiny_inputs: bool,
+        signs: bool,
+    ) -> _Entry:
         """One entry's error, in ulps of its scale (or absolute) and as a share of its
         allowance, and the kind of finding it is, if any."""
         if not math.isfinite(g):
@@ -450,22 +493,36 @@ class _Checker:
         else:
             out = _Entry(None, None, None, float(err), ratio)
         if ratio > 1.0:
-            involved = (tiny_inputs or is_subnormal(exp_f) or is_subnormal(g)
-                        or (g == 0 and ev != 0 and abs(ev) < SMALLEST_NORMAL))
+            involved = (
+                tiny_inputs
+                or is_subnormal(exp_f)
+                or is_subnormal(g)
+                or (g == 0 and ev != 0 and abs(ev) < SMALLEST_NORMAL)
+            )
             out.kind = "subnormal" if involved else "bound"
-        elif signs and g == 0 and exp_f == 0 and math.copysign(1.0, g) != math.copysign(
-                1.0, exp_f):
+        elif signs and g == 0 and exp_f == 0 and math.copysign(1.0, g) != math.copysign(1.0, exp_f):
             out.kind = "signed-zero"
         return out
 
     def _judge(
-        self, part: _PartOutcome, e: Example, got: Matrix[Any], exact: Matrix[Any],
-        scale: list[Any], allow: list[Any], *, argument: int | None,
-        ref_signs: Matrix[Any] | None, cotangent: Matrix[Any] | None,
+        self,
+        part: _PartOutcome,
+        e: Example,
+        got: Matrix[Any],
+        exact: Matrix[Any],
+        scale: list[Any],
+        allow: list[Any],
+        *,
+        argument: int | None,
+        ref_signs: Matrix[Any] | None,
+        cotangent: Matrix[Any] | None,
     ) -> None:
         """Compare every entry of ``got`` with ``exact``; record into ``part``."""
-        slack = mpmath.mpf(SMALLEST_NORMAL) * sum(len(x) for x in e.inputs) \
-            if self.policy.flushes else mpmath.mpf(0)
+        slack = (
+            mpmath.mpf(SMALLEST_NORMAL) * sum(len(x) for x in e.inputs)
+            if self.policy.flushes
+            else mpmath.mpf(0)
+        )
         # a subnormal input involves an entry when the op is element-wise (the entry's own
         # inputs), otherwise when it is anywhere among the inputs
         elementwise = all(s == got.shape for s in e.shapes)
@@ -473,23 +530,34 @@ class _Checker:
         n = got.shape[1]
         expected = [ex.round_float(v) for v in exact.data]
         if ref_signs is not None:
-            expected = [math.copysign(0.0, r) if v == 0 and isinstance(r, float) else v
-                        for v, r in zip(expected, ref_signs.data, strict=True)]
-        exp_rows = [expected[i:i + n] for i in range(0, len(expected), n)]
-        for k, (gv, ev, s, a) in enumerate(zip(got.data, exact.data, scale, allow,
-                                                strict=True)):
+            expected = [
+                math.copysign(0.0, r) if v == 0 and isinstance(r, float) else v
+                for v, r in zip(expected, ref_signs.data, strict=True)
+            ]
+        exp_rows = [expected[i : i + n] for i in range(0, len(expected), n)]
+        for k, (gv, ev, s, a) in enumerate(zip(got.data, exact.data, scale, allow, strict=True)):
             g = flush(float(gv)) if self.policy.flushes else float(gv)
             part.entries += 1
-            tiny = (any(is_subnormal(inp[k]) for inp in e.inputs) if elementwise and
-                    argument is None else tiny_any)
+            tiny = (
+                any(is_subnormal(inp[k]) for inp in e.inputs)
+                if elementwise and argument is None
+                else tiny_any
+            )
             m = self._measure(g, ev, s, a + slack, expected[k], tiny, ref_signs is not None)
             m.allowed = float(a + slack)
-            self._record(part, e, m, (k // n + 1, k % n + 1), exp_rows, got, argument,
-                         cotangent)
+            self._record(part, e, m, (k // n + 1, k % n + 1), exp_rows, got, argument, cotangent)
 
-    def _record(self, part: _PartOutcome, e: Example, m: _Entry, entry: tuple[int, int],
-                exp_rows: list[list[float]], got: Matrix[Any], argument: int | None,
-                cotangent: Matrix[Any] | None) -> None:
+    def _record(
+        self,
+        part: _PartOutcome,
+        e: Example,
+        m: _Entry,
+        entry: tuple[int, int],
+        exp_rows: list[list[float]],
+        got: Matrix[Any],
+        argument: int | None,
+        cotangent: Matrix[Any] | None,
+    ) -> None:
         if m.ulps is not None:
             part.worst_ulps = max(part.worst_ulps, m.ulps)
         part.worst_ratio = max(part.worst_ratio, m.ratio)
@@ -503,18 +571,28 @@ class _Checker:
         if not (better or first_finding):
             return
         what = "forward" if argument is None else f"VJP (cotangent of input {argument})"
-        cx = self._cx(e, m.kind or "ok", _MESSAGES[m.kind or "ok"].format(what=what),
-                      argument=argument, entry=entry, error_ulps=m.ulps,
-                      allowed_ulps=m.allowed_ulps, error_abs=m.abs_err, allowed=m.allowed,
-                      expected=exp_rows, got=_rows(got))
+        cx = self._cx(
+            e,
+            m.kind or "ok",
+            _MESSAGES[m.kind or "ok"].format(what=what),
+            argument=argument,
+            entry=entry,
+            error_ulps=m.ulps,
+            allowed_ulps=m.allowed_ulps,
+            error_abs=m.abs_err,
+            allowed=m.allowed,
+            expected=exp_rows,
+            got=_rows(got),
+        )
         cx.cotangent = _rows(cotangent) if cotangent is not None else None
         if better:
             part.worst_key, part.worst = key, cx
         if first_finding:
             part.failure = cx
 
-    def _error(self, e: Example, what: str, err: BaseException,
-               cotangent: Matrix[Any] | None = None) -> _PartOutcome:
+    def _error(
+        self, e: Example, what: str, err: BaseException, cotangent: Matrix[Any] | None = None
+    ) -> _PartOutcome:
         p = _PartOutcome(fail_ulps=math.inf, worst_key=(1, math.inf))
         p.kinds.add("error")
         p.failure = self._cx(e, "error", f"the {what} raised {type(err).__name__}: {err}")
@@ -522,8 +600,9 @@ class _Checker:
         p.worst = p.failure
         return p
 
-    def _shape(self, e: Example, what: str, got: tuple[int, int],
-               want: tuple[int, int]) -> _PartOutcome:
+    def _shape(
+        self, e: Example, what: str, got: tuple[int, int], want: tuple[int, int]
+    ) -> _PartOutcome:
         p = _PartOutcome(fail_ulps=math.inf, worst_key=(1, math.inf))
         p.kinds.add("shape")
         p.failure = self._cx(e, "shape", f"the {what} returned shape {got}, expected {want}")
@@ -555,18 +634,27 @@ class _Checker:
             return _Outcome(self._shape(e, "forward", y.shape, y_mp.shape), None)
         fwd = _PartOutcome()
         signs = None
-        if (self.policy.signed_zero == "strict" and zero_sign_specified(spec)
-                and any(v == 0 for v in y_mp.data)):
+        if (
+            self.policy.signed_zero == "strict"
+            and zero_sign_specified(spec)
+            and any(v == 0 for v in y_mp.data)
+        ):
             signs = spec.forward(*xs, *e.params)
-        self._judge(fwd, e, y, y_mp, scale, allow, argument=None, ref_signs=signs,
-                    cotangent=None)
+        self._judge(fwd, e, y, y_mp, scale, allow, argument=None, ref_signs=signs, cotangent=None)
         if not with_vjp:
             return _Outcome(fwd, None)
         return _Outcome(fwd, self._check_vjp(e, xs, xs_b, y_b, y_mp, xs_mp, fparams))
 
-    def _check_vjp(self, e: Example, xs: tuple[Matrix[Any], ...], xs_b: tuple[Any, ...],
-                   y_b: Any, y_mp: Matrix[Any], xs_mp: tuple[Matrix[Any], ...],
-                   fparams: tuple[Any, ...]) -> _PartOutcome:
+    def _check_vjp(
+        self,
+        e: Example,
+        xs: tuple[Matrix[Any], ...],
+        xs_b: tuple[Any, ...],
+        y_b: Any,
+        y_mp: Matrix[Any],
+        xs_mp: tuple[Matrix[Any], ...],
+        fparams: tuple[Any, ...],
+    ) -> _PartOutcome:
         spec, be = self.spec, self.backend
         g = _mat(y_mp.shape, e.cotangent)
         with ex.precise():
@@ -590,8 +678,7 @@ class _Checker:
         except Exception as err:
             return self._error(e, "VJP", err, g)
         part = _PartOutcome()
-        for i, (c, c_mp, (mg, al)) in enumerate(zip(cts, cts_mp, allows, strict=True),
-                                                start=1):
+        for i, (c, c_mp, (mg, al)) in enumerate(zip(cts, cts_mp, allows, strict=True), start=1):
             if c.shape != c_mp.shape:
                 return self._shape(e, f"VJP for input {i}", c.shape, c_mp.shape)
             self._judge(part, e, c, c_mp, mg, al, argument=i, ref_signs=None, cotangent=g)
@@ -618,8 +705,11 @@ class _Checker:
         expected = [float(v) for v in ref.data]
         cx = self._cx(e, "special", "", expected=_rows(ref))
         try:
-            y = be.to_matrix(be.kernels[spec.name](*(be.from_matrix(x) for x in xs),
-                                                   *spec.backend_params(e.params)))
+            y = be.to_matrix(
+                be.kernels[spec.name](
+                    *(be.from_matrix(x) for x in xs), *spec.backend_params(e.params)
+                )
+            )
         except Exception as err:
             cx.message = f"the forward raised {type(err).__name__}: {err}"
             return "fail", cx
@@ -639,13 +729,19 @@ class _Checker:
                 ok = g == ev
             else:
                 ok = math.isfinite(g) and abs(g - ev) <= 2 * ulps * math.ulp(ev)
-                if ok and g == ev == 0 and self.policy.signed_zero == "strict" \
-                        and zero_sign_specified(spec):
+                if (
+                    ok
+                    and g == ev == 0
+                    and self.policy.signed_zero == "strict"
+                    and zero_sign_specified(spec)
+                ):
                     ok = math.copysign(1.0, g) == math.copysign(1.0, ev)
             if not ok:
                 cx.entry = (k // n + 1, k % n + 1)
-                cx.message = (f"at a special value the forward gave {_fmt(g)} where the "
-                              f"reference gives {_fmt(ev)}")
+                cx.message = (
+                    f"at a special value the forward gave {_fmt(g)} where the "
+                    f"reference gives {_fmt(ev)}"
+                )
                 return "fail", cx
         return "pass", None
 
@@ -686,8 +782,9 @@ def _key(kind: str | None, ulps: float | None) -> tuple[int, float]:
     return (1 if kind else 0, ulps)
 
 
-def _accumulate(stats: PartStats, p: _PartOutcome, first: list[tuple[Example, str]],
-                e: Example) -> None:
+def _accumulate(
+    stats: PartStats, p: _PartOutcome, first: list[tuple[Example, str]], e: Example
+) -> None:
     stats.examples += 1
     stats.entries += p.entries
     stats.over += p.over
@@ -706,9 +803,18 @@ def _accumulate(stats: PartStats, p: _PartOutcome, first: list[tuple[Example, st
             first.append((e, p.failure.kind))
 
 
-def _check_op(backend: Any, spec: OpSpec, examples: int, seed: int, stress: bool,
-              policy: Policy, expect: Expectation | None, *,
-              source: ExampleSource | None = None, shrink: bool = True) -> OpResult:
+def _check_op(
+    backend: Any,
+    spec: OpSpec,
+    examples: int,
+    seed: int,
+    stress: bool,
+    policy: Policy,
+    expect: Expectation | None,
+    *,
+    source: ExampleSource | None = None,
+    shrink: bool = True,
+) -> OpResult:
     t0 = time.perf_counter()
     checker = _Checker(backend, spec, policy)
     source = source or ExampleSource(spec, seed, stress, examples)
@@ -748,19 +854,27 @@ def _check_op(backend: Any, spec: OpSpec, examples: int, seed: int, stress: bool
                 special.kinds[kind] = special.kinds.get(kind, 0) + 1
     status, reason = _verdict(fwd, vjp, special, expect)
     simplest = fwd.simplest or vjp.simplest or special.first
-    return OpResult(op=spec.name, bound=bound_text(spec), status=status, forward=fwd,
-                    vjp=vjp, special=special, seconds=time.perf_counter() - t0,
-                    reason=reason, counterexample=simplest)
+    return OpResult(
+        op=spec.name,
+        bound=bound_text(spec),
+        status=status,
+        forward=fwd,
+        vjp=vjp,
+        special=special,
+        seconds=time.perf_counter() - t0,
+        reason=reason,
+        counterexample=simplest,
+    )
 
 
-def _verdict(fwd: PartStats, vjp: PartStats, special: SpecialStats,
-             expect: Expectation | None) -> tuple[str, str]:
+def _verdict(
+    fwd: PartStats, vjp: PartStats, special: SpecialStats, expect: Expectation | None
+) -> tuple[str, str]:
     if not (fwd.failed or vjp.failed or special.failed):
         return "pass", ""
     if expect is None:
         return "FAIL", ""
-    problems = expect.excess(fwd.kinds, fwd.fail_ulps, vjp.kinds, vjp.fail_ulps,
-                             special.kinds)
+    problems = expect.excess(fwd.kinds, fwd.fail_ulps, vjp.kinds, vjp.fail_ulps, special.kinds)
     if problems:
         return "FAIL", "beyond the declared deviation: " + "; ".join(problems)
     return "known", expect.reason
@@ -769,9 +883,17 @@ def _verdict(fwd: PartStats, vjp: PartStats, special: SpecialStats,
 def _missing(spec: OpSpec) -> OpResult:
     cx = Counterexample(kind="missing", message=f"the backend has no kernel for op {spec.name!r}")
     fwd = PartStats(failed=1, kinds={"missing": 1}, fail_ulps=math.inf, simplest=cx)
-    return OpResult(op=spec.name, bound=bound_text(spec), status="FAIL", forward=fwd,
-                    vjp=PartStats(), special=SpecialStats(), seconds=0.0,
-                    reason="no kernel", counterexample=cx)
+    return OpResult(
+        op=spec.name,
+        bound=bound_text(spec),
+        status="FAIL",
+        forward=fwd,
+        vjp=PartStats(),
+        special=SpecialStats(),
+        seconds=0.0,
+        reason="no kernel",
+        counterexample=cx,
+    )
 
 
 def conform(
@@ -801,8 +923,9 @@ def conform(
     names = list(registry) if ops is None else list(ops)
     unknown = [n for n in [*names, *(expect or {})] if n not in registry]
     if unknown:
-        raise ValueError(f"unknown op(s) {', '.join(unknown)}; the registry has "
-                         f"{', '.join(sorted(registry))}")
+        raise ValueError(
+            f"unknown op(s) {', '.join(unknown)}; the registry has {', '.join(sorted(registry))}"
+        )
     if examples < 1:
         raise ValueError(f"examples must be ≥ 1, got {examples}")
     missing = set(missing_ops(be))
@@ -816,7 +939,16 @@ def conform(
             # a backend's own warnings at special values (NumPy's "invalid value") are not
             # findings; what it returns is judged
             warnings.simplefilter("ignore", RuntimeWarning)
-            results.append(_check_op(be, spec, examples, seed, stress, pol,
-                                     (expect or {}).get(name), shrink=shrink))
-    return Report(backend=str(getattr(be, "name", be)), seed=seed, examples=examples,
-                  policy=pol, results=results, seconds=time.perf_counter() - t0)
+            results.append(
+                _check_op(
+                    be, spec, examples, seed, stress, pol, (expect or {}).get(name), shrink=shrink
+                )
+            )
+    return Report(
+        backend=str(getattr(be, "name", be)),
+        seed=seed,
+        examples=examples,
+        policy=pol,
+        results=results,
+        seconds=time.perf_counter() - t0,
+    )

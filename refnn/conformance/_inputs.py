@@ -34,8 +34,7 @@ from typing import Any
 
 from refnn.ops import InputDomain, OpSpec
 
-__all__ = ["COTANGENT", "Example", "ExampleSource", "simpler", "special_examples",
-           "stress_values"]
+__all__ = ["COTANGENT", "Example", "ExampleSource", "simpler", "special_examples", "stress_values"]
 
 _STRESS_SCALES = (10, 100, 1000)
 COTANGENT = InputDomain(lo=-2.0, hi=2.0)
@@ -117,8 +116,7 @@ def draw_entry(rng: random.Random, dom: InputDomain, stress: bool) -> float:
 class ExampleSource:
     """The examples of one op in one run: ``next()`` draws the following one."""
 
-    def __init__(self, spec: OpSpec, seed: int, stress: bool = True,
-                 examples: int = 10) -> None:
+    def __init__(self, spec: OpSpec, seed: int, stress: bool = True, examples: int = 10) -> None:
         self.spec = spec
         self.stress = stress
         self.rng = random.Random(f"refnn-conform:{seed}:{spec.name}")
@@ -165,8 +163,7 @@ def special_examples(spec: OpSpec) -> Iterator[Example]:
         if key in seen:
             continue
         seen.add(key)
-        base = [[_plain(dom)] * (m * n) for (m, n), dom in zip(shapes, spec.domains,
-                                                               strict=True)]
+        base = [[_plain(dom)] * (m * n) for (m, n), dom in zip(shapes, spec.domains, strict=True)]
         om, on = spec.shape(*shapes, *params)
         g = (1.0,) * (om * on)
         for i, row in enumerate(base):
@@ -174,8 +171,7 @@ def special_examples(spec: OpSpec) -> Iterator[Example]:
                 for s in SPECIALS:
                     inputs = [list(r) for r in base]
                     inputs[i][k] = s
-                    yield Example(tuple(shapes), tuple(params),
-                                  tuple(tuple(r) for r in inputs), g)
+                    yield Example(tuple(shapes), tuple(params), tuple(tuple(r) for r in inputs), g)
 
 
 def _short(x: float) -> Iterator[float]:
@@ -195,8 +191,11 @@ def simpler(e: Example, spec: OpSpec) -> Iterator[Example]:
     ``e``'s, the worst-looking first), then each entry replaced by a shorter number."""
     size = sum(m * n for m, n in e.shapes)
     smaller = sorted(
-        (c for c in spec.cases(3) if tuple(c[1]) == e.params
-         and sum(m * n for m, n in c[0]) < size),
+        (
+            c
+            for c in spec.cases(3)
+            if tuple(c[1]) == e.params and sum(m * n for m, n in c[0]) < size
+        ),
         key=lambda c: sum(m * n for m, n in c[0]),
     )
     flat = [x for inp in e.inputs for x in inp]
@@ -211,11 +210,11 @@ def simpler(e: Example, spec: OpSpec) -> Iterator[Example]:
         for k, x in enumerate(inp):
             for y in _short(x):
                 new = list(e.inputs)
-                new[i] = (*inp[:k], y, *inp[k + 1:])
+                new[i] = (*inp[:k], y, *inp[k + 1 :])
                 yield replace(e, inputs=tuple(new))
     for k, x in enumerate(e.cotangent):
         if x != 1.0:
-            yield replace(e, cotangent=(*e.cotangent[:k], 1.0, *e.cotangent[k + 1:]))
+            yield replace(e, cotangent=(*e.cotangent[:k], 1.0, *e.cotangent[k + 1 :]))
 
 
 def flatten(rows: Sequence[Sequence[float]]) -> tuple[float, ...]:
@@ -242,8 +241,7 @@ def _wide_entry(rng: random.Random, dom: InputDomain) -> float:
         return a + rng.choice((-1.0, 1.0)) * _pow2(rng.uniform(-40.0, -3.0))
     if r < 0.9 and _zero_inside(dom):
         return rng.choice((-1.0, 1.0)) * _pow2(rng.uniform(-1074.0, -900.0))
-    return _magnitude(rng, InputDomain(lo=-WIDE, hi=WIDE, avoid=dom.avoid,
-                                       margin=dom.margin))
+    return _magnitude(rng, InputDomain(lo=-WIDE, hi=WIDE, avoid=dom.avoid, margin=dom.margin))
 
 
 class AccuracySource(ExampleSource):

@@ -57,13 +57,19 @@ class AccuracyTable:
                 return [clean(v) for v in x]
             return x
 
-        out: dict[str, Any] = clean({
-            "backends": self.backends, "ops": self.ops, "examples": self.examples,
-            "seed": self.seed, "versions": self.versions,
-            "policy": {b: p.to_json() for b, p in self.policy.items()},
-            "bounds": {op: bound_text(registry[op]) for op in self.ops},
-            "cells": self.cells, "seconds": self.seconds,
-        })
+        out: dict[str, Any] = clean(
+            {
+                "backends": self.backends,
+                "ops": self.ops,
+                "examples": self.examples,
+                "seed": self.seed,
+                "versions": self.versions,
+                "policy": {b: p.to_json() for b, p in self.policy.items()},
+                "bounds": {op: bound_text(registry[op]) for op in self.ops},
+                "cells": self.cells,
+                "seconds": self.seconds,
+            }
+        )
         return out
 
     def markdown(self, command: str | None = None) -> str:
@@ -87,11 +93,15 @@ class AccuracyTable:
             lines.append("| " + " | ".join(row) + " |")
         vers = ", ".join(f"{k} {v}" for k, v in self.versions.items())
         flushed = [b for b, p in self.policy.items() if p.flushes]
-        head = [f"Worst observed error per op, in ulps of each entry's scale ({self.examples} "
-                f"examples per op and backend, seed {self.seed}; subnormals flushed for "
-                f"{', '.join(flushed) or 'none'}). Tightness: the worst error as a share of "
-                f"the stated bound's allowance.", "",
-                f"Versions: {vers}.", ""]
+        head = [
+            f"Worst observed error per op, in ulps of each entry's scale ({self.examples} "
+            f"examples per op and backend, seed {self.seed}; subnormals flushed for "
+            f"{', '.join(flushed) or 'none'}). Tightness: the worst error as a share of "
+            f"the stated bound's allowance.",
+            "",
+            f"Versions: {vers}.",
+            "",
+        ]
         if command:
             head = [f"Made by `{command}`.", "", *head]
         return "\n".join(head + lines) + "\n"
@@ -143,23 +153,37 @@ def accuracy(
     if unknown:
         raise ValueError(f"unknown op(s) {', '.join(unknown)}")
     pols = {n: (policies or {}).get(n, Policy(special_values=False)) for n in names}
-    table = AccuracyTable(backends=names, ops=op_names, examples=examples, seed=seed,
-                          policy=pols, versions=_versions(names))
+    table = AccuracyTable(
+        backends=names,
+        ops=op_names,
+        examples=examples,
+        seed=seed,
+        policy=pols,
+        versions=_versions(names),
+    )
     for op in op_names:
         spec = registry[op]
         table.cells[op] = {}
         for be, name in zip(loaded, names, strict=True):
-            pol = Policy(subnormals=pols[name].subnormals, signed_zero=pols[name].signed_zero,
-                         special_values=False)
+            pol = Policy(
+                subnormals=pols[name].subnormals,
+                signed_zero=pols[name].signed_zero,
+                special_values=False,
+            )
             src = AccuracySource(spec, seed, True, examples)
             r = _check_op(be, spec, examples, seed, True, pol, None, source=src, shrink=False)
-            errs = sum(p.kinds.get("error", 0) + p.kinds.get("shape", 0)
-                       for p in (r.forward, r.vjp))
+            errs = sum(
+                p.kinds.get("error", 0) + p.kinds.get("shape", 0) for p in (r.forward, r.vjp)
+            )
             table.cells[op][name] = {
-                "forward_ulps": r.forward.worst_ulps, "vjp_ulps": r.vjp.worst_ulps,
-                "forward_share": r.forward.worst_ratio, "vjp_share": r.vjp.worst_ratio,
-                "forward_input": _input_of(r.forward.worst), "vjp_input": _input_of(r.vjp.worst),
-                "errors": errs, "kinds": {"forward": r.forward.kinds, "vjp": r.vjp.kinds},
+                "forward_ulps": r.forward.worst_ulps,
+                "vjp_ulps": r.vjp.worst_ulps,
+                "forward_share": r.forward.worst_ratio,
+                "vjp_share": r.vjp.worst_ratio,
+                "forward_input": _input_of(r.forward.worst),
+                "vjp_input": _input_of(r.vjp.worst),
+                "errors": errs,
+                "kinds": {"forward": r.forward.kinds, "vjp": r.vjp.kinds},
             }
     table.seconds = time.perf_counter() - t0
     return table
@@ -168,5 +192,10 @@ def accuracy(
 def _input_of(cx: Any) -> Any:
     if cx is None:
         return None
-    return {"params": cx.params, "inputs": cx.inputs, "entry": cx.entry,
-            "error_ulps": cx.error_ulps, "error_abs": cx.error_abs}
+    return {
+        "params": cx.params,
+        "inputs": cx.inputs,
+        "entry": cx.entry,
+        "error_ulps": cx.error_ulps,
+        "error_abs": cx.error_abs,
+    }

@@ -24,9 +24,11 @@ from typing import Any, NoReturn
 
 __all__ = ["accuracy_main", "conform_main", "main", "vectors_main"]
 
-_BACKEND_HELP = ("numpy, torch, jax, reference, or package.module:object (an object or "
-                 "zero-argument factory with name, array_type, kernels, from_matrix and "
-                 "to_matrix: docs/backends.md)")
+_BACKEND_HELP = (
+    "numpy, torch, jax, reference, or package.module:object (an object or "
+    "zero-argument factory with name, array_type, kernels, from_matrix and "
+    "to_matrix: docs/backends.md)"
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,41 +78,71 @@ def _writable(path: str | None) -> str | None:
 
 
 def _policy_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--subnormals", choices=("strict", "flush"), default="strict",
-                   help="strict: subnormal numbers are numbers like any other; flush: "
-                        "model flush-to-zero hardware (XLA on CPU): subnormal inputs and "
-                        "results count as zero (default: strict)")
-    p.add_argument("--signed-zero", choices=("strict", "ignore"), default="strict",
-                   help="strict: a zero of the wrong IEEE sign is a finding where IEEE 754 "
-                        "fixes it; ignore: -0 == +0 (default: strict)")
+    p.add_argument(
+        "--subnormals",
+        choices=("strict", "flush"),
+        default="strict",
+        help="strict: subnormal numbers are numbers like any other; flush: "
+        "model flush-to-zero hardware (XLA on CPU): subnormal inputs and "
+        "results count as zero (default: strict)",
+    )
+    p.add_argument(
+        "--signed-zero",
+        choices=("strict", "ignore"),
+        default="strict",
+        help="strict: a zero of the wrong IEEE sign is a finding where IEEE 754 "
+        "fixes it; ignore: -0 == +0 (default: strict)",
+    )
 
 
 def _conform_parser(prog: str = "refnn conform") -> argparse.ArgumentParser:
     p = _Parser(
         prog=prog,
         description="Hold a backend against the reference, op by op and gradient by "
-                    "gradient: every example runs, and each op reports its worst error in "
-                    "ulps (with the input), the share of entries outside the bound and the "
-                    "simplest failing input. Exit 0 when every op passes or deviates only "
-                    "as declared with --expect, 1 when one fails, 2 on bad usage.",
+        "gradient: every example runs, and each op reports its worst error in "
+        "ulps (with the input), the share of entries outside the bound and the "
+        "simplest failing input. Exit 0 when every op passes or deviates only "
+        "as declared with --expect, 1 when one fails, 2 on bad usage.",
     )
     p.add_argument("backend", help=_BACKEND_HELP)
-    p.add_argument("--ops", default=None, metavar="A,B",
-                   help="comma-separated op names (default: every registry op)")
-    p.add_argument("--examples", type=_positive, default=10, metavar="N",
-                   help="examples per op, all run (default: 10)")
-    p.add_argument("--seed", type=int, default=0,
-                   help="seed of the examples: the same in the CLI, the pytest plugin and "
-                        "conform() (default: 0)")
-    p.add_argument("--report", default=None, metavar="FILE",
-                   help="also write the report as JSON")
-    p.add_argument("--expect", default=None, metavar="FILE",
-                   help="known deviations (TOML or JSON: op → forward_ulps, vjp_ulps, "
-                        "reason); an op within its declaration passes as known")
-    p.add_argument("--no-stress", action="store_true",
-                   help="draw only from each op's test domain (no large magnitudes)")
-    p.add_argument("--no-special", action="store_true",
-                   help="skip the special-value class (±0, ±inf, NaN inputs)")
+    p.add_argument(
+        "--ops",
+        default=None,
+        metavar="A,B",
+        help="comma-separated op names (default: every registry op)",
+    )
+    p.add_argument(
+        "--examples",
+        type=_positive,
+        default=10,
+        metavar="N",
+        help="examples per op, all run (default: 10)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the examples: the same in the CLI, the pytest plugin and "
+        "conform() (default: 0)",
+    )
+    p.add_argument("--report", default=None, metavar="FILE", help="also write the report as JSON")
+    p.add_argument(
+        "--expect",
+        default=None,
+        metavar="FILE",
+        help="known deviations (TOML or JSON: op → forward_ulps, vjp_ulps, "
+        "reason); an op within its declaration passes as known",
+    )
+    p.add_argument(
+        "--no-stress",
+        action="store_true",
+        help="draw only from each op's test domain (no large magnitudes)",
+    )
+    p.add_argument(
+        "--no-special",
+        action="store_true",
+        help="skip the special-value class (±0, ±inf, NaN inputs)",
+    )
     _policy_options(p)
     return p
 
@@ -132,12 +164,21 @@ def conform_main(argv: Sequence[str]) -> int:
     try:
         report_path = _writable(args.report)
         expect = load_expectations(args.expect) if args.expect else None
-        policy = Policy(subnormals=args.subnormals, signed_zero=args.signed_zero,
-                        special_values=not args.no_special)
+        policy = Policy(
+            subnormals=args.subnormals,
+            signed_zero=args.signed_zero,
+            special_values=not args.no_special,
+        )
         backend = load(args.backend)
-        report = conform(backend, ops=_ops(args.ops), examples=args.examples,
-                         seed=args.seed, stress=not args.no_stress, policy=policy,
-                         expect=expect)
+        report = conform(
+            backend,
+            ops=_ops(args.ops),
+            examples=args.examples,
+            seed=args.seed,
+            stress=not args.no_stress,
+            policy=policy,
+            expect=expect,
+        )
     except (ValueError, ImportError, TypeError, OSError, RefnnError) as err:
         return _fail(prog, err)
     print(report.format())
@@ -152,16 +193,28 @@ def conform_main(argv: Sequence[str]) -> int:
 def accuracy_main(argv: Sequence[str]) -> int:
     """``refnn accuracy``: returns the exit code (0 unless the usage is bad)."""
     prog = "refnn accuracy"
-    p = _Parser(prog=prog, description="Each op's worst observed forward and VJP error in "
-                "ulps, per backend, on one fixed seeded input set (wide ranges, values "
-                "beside kinks, tiny magnitudes), and how tight the stated bounds are.")
+    p = _Parser(
+        prog=prog,
+        description="Each op's worst observed forward and VJP error in "
+        "ulps, per backend, on one fixed seeded input set (wide ranges, values "
+        "beside kinks, tiny magnitudes), and how tight the stated bounds are.",
+    )
     p.add_argument("backends", nargs="+", metavar="BACKEND", help=_BACKEND_HELP)
     p.add_argument("--ops", default=None, metavar="A,B", help="comma-separated op names")
-    p.add_argument("--examples", type=_positive, default=60, metavar="N",
-                   help="examples per op and backend (default: 60)")
+    p.add_argument(
+        "--examples",
+        type=_positive,
+        default=60,
+        metavar="N",
+        help="examples per op and backend (default: 60)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the input set (default: 0)")
-    p.add_argument("--flush", default="", metavar="A,B",
-                   help="backends judged with subnormals flushed to zero (e.g. jax)")
+    p.add_argument(
+        "--flush",
+        default="",
+        metavar="A,B",
+        help="backends judged with subnormals flushed to zero (e.g. jax)",
+    )
     p.add_argument("--markdown", default=None, metavar="FILE", help="write the Markdown table")
     p.add_argument("--json", default=None, metavar="FILE", help="write the table as JSON")
     try:
@@ -179,12 +232,19 @@ def accuracy_main(argv: Sequence[str]) -> int:
     flush = set(_ops(args.flush) or [])
     try:
         md_path, json_path = _writable(args.markdown), _writable(args.json)
-        table = accuracy(args.backends, ops=_ops(args.ops), examples=args.examples,
-                         seed=args.seed, policies={b: Policy(subnormals="flush") for b in flush})
+        table = accuracy(
+            args.backends,
+            ops=_ops(args.ops),
+            examples=args.examples,
+            seed=args.seed,
+            policies={b: Policy(subnormals="flush") for b in flush},
+        )
         text = table.markdown("refnn accuracy " + " ".join(argv))
         print(text, end="")
-        print(f"\n{len(table.ops)} ops × {len(table.backends)} backends, {args.examples} "
-              f"examples each, in {table.seconds:.1f} s")
+        print(
+            f"\n{len(table.ops)} ops × {len(table.backends)} backends, {args.examples} "
+            f"examples each, in {table.seconds:.1f} s"
+        )
         if md_path:
             atomic_write_text(md_path, text)
         if json_path:
@@ -217,16 +277,18 @@ def vectors_main(argv: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS: dict[str, Any] = {"conform": conform_main, "accuracy": accuracy_main,
-                            "vectors": vectors_main}
+COMMANDS: dict[str, Any] = {
+    "conform": conform_main,
+    "accuracy": accuracy_main,
+    "vectors": vectors_main,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m refnn.conformance {conform,accuracy,vectors} ...``."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] not in COMMANDS:
-        print("usage: python -m refnn.conformance {conform,accuracy,vectors} ...",
-              file=sys.stderr)
+        print("usage: python -m refnn.conformance {conform,accuracy,vectors} ...", file=sys.stderr)
         return 2
     try:
         return int(COMMANDS[args[0]](args[1:]))

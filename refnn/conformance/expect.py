@@ -41,8 +41,7 @@ from typing import Any
 
 __all__ = ["ExpectFileError", "Expectation", "load_expectations"]
 
-_KEYS = {"reason", "forward_ulps", "vjp_ulps", "signed_zero", "special", "subnormal",
-         "nonfinite"}
+_KEYS = {"reason", "forward_ulps", "vjp_ulps", "signed_zero", "special", "subnormal", "nonfinite"}
 
 
 class ExpectFileError(ValueError):
@@ -61,8 +60,9 @@ class Expectation:
     subnormal: bool = False
     nonfinite: bool = False
 
-    def _part(self, name: str, kinds: dict[str, int], fail_ulps: float,
-              ulps: float | None) -> list[str]:
+    def _part(
+        self, name: str, kinds: dict[str, int], fail_ulps: float, ulps: float | None
+    ) -> list[str]:
         out: list[str] = []
         accepted = {"signed-zero"} if self.signed_zero else set()
         if self.subnormal:
@@ -77,22 +77,34 @@ class Expectation:
             if ulps is None:
                 out.append(f"{name} is outside its bound and no {name}_ulps is declared")
             elif not fail_ulps <= ulps:
-                err = "an absolute or non-finite" if math.isinf(fail_ulps) \
-                    else f"{fail_ulps:.3g} ulp"
+                err = (
+                    "an absolute or non-finite" if math.isinf(fail_ulps) else f"{fail_ulps:.3g} ulp"
+                )
                 out.append(f"{name} error {err} exceeds the declared {ulps:g} ulp")
         return out
 
-    def excess(self, fwd_kinds: dict[str, int], fwd_ulps: float, vjp_kinds: dict[str, int],
-               vjp_ulps: float, special_kinds: dict[str, int]) -> list[str]:
+    def excess(
+        self,
+        fwd_kinds: dict[str, int],
+        fwd_ulps: float,
+        vjp_kinds: dict[str, int],
+        vjp_ulps: float,
+        special_kinds: dict[str, int],
+    ) -> list[str]:
         """What the observed findings exceed of this declaration (empty: all known)."""
         out = self._part("forward", fwd_kinds, fwd_ulps, self.forward_ulps)
         out += self._part("vjp", vjp_kinds, vjp_ulps, self.vjp_ulps)
-        left = {k: n for k, n in special_kinds.items()
-                if not (k == "signed-zero" and self.signed_zero)
-                and not (k == "subnormal" and self.subnormal)}
+        left = {
+            k: n
+            for k, n in special_kinds.items()
+            if not (k == "signed-zero" and self.signed_zero)
+            and not (k == "subnormal" and self.subnormal)
+        }
         if left and not self.special:
-            out.append(f"{sum(left.values())} special-value case(s) fail "
-                       f"({', '.join(sorted(left))}) and special is not declared")
+            out.append(
+                f"{sum(left.values())} special-value case(s) fail "
+                f"({', '.join(sorted(left))}) and special is not declared"
+            )
         return out
 
 
@@ -101,8 +113,10 @@ def _entry(op: str, raw: Any, where: str) -> Expectation:
         raise ExpectFileError(f"{where}: the entry for {op!r} must be a table of keys")
     extra = set(raw) - _KEYS
     if extra:
-        raise ExpectFileError(f"{where}: {op!r} has unknown key(s) {', '.join(sorted(extra))}"
-                              f"; allowed: {', '.join(sorted(_KEYS))}")
+        raise ExpectFileError(
+            f"{where}: {op!r} has unknown key(s) {', '.join(sorted(extra))}"
+            f"; allowed: {', '.join(sorted(_KEYS))}"
+        )
     reason = raw.get("reason")
     if not isinstance(reason, str) or not reason.strip():
         raise ExpectFileError(f"{where}: {op!r} needs a non-empty reason")
@@ -110,10 +124,15 @@ def _entry(op: str, raw: Any, where: str) -> Expectation:
     for key in ("forward_ulps", "vjp_ulps"):
         if key in raw:
             v = raw[key]
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0 \
-                    or not math.isfinite(v):
-                raise ExpectFileError(f"{where}: {op!r}.{key} must be a finite number ≥ 0, "
-                                      f"got {v!r}")
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, float))
+                or not v >= 0
+                or not math.isfinite(v)
+            ):
+                raise ExpectFileError(
+                    f"{where}: {op!r}.{key} must be a finite number ≥ 0, got {v!r}"
+                )
             kw[key] = float(v)
     for key in ("signed_zero", "special", "subnormal", "nonfinite"):
         if key in raw:
@@ -136,8 +155,9 @@ def load_expectations(path: str | Path) -> dict[str, Expectation]:
     try:
         data: Any = json.loads(text) if p.suffix.lower() == ".json" else tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as err:
-        raise ExpectFileError(f"{p}: not valid {'JSON' if p.suffix == '.json' else 'TOML'}: "
-                              f"{err}") from None
+        raise ExpectFileError(
+            f"{p}: not valid {'JSON' if p.suffix == '.json' else 'TOML'}: {err}"
+        ) from None
     if not isinstance(data, dict):
         raise ExpectFileError(f"{p}: the file must map op names to tables")
     from refnn.ops import registry

@@ -32,21 +32,47 @@ class KnownDeviation(Exception):
 
 def pytest_addoption(parser: Any) -> None:
     group = parser.getgroup("refnn", "refnn backend conformance")
-    group.addoption("--refnn-backend", default=None, metavar="SPEC",
-                    help="run refnn's conformance suite on this backend "
-                         "(numpy, torch, jax, reference or package.module:object)")
-    group.addoption("--refnn-examples", type=int, default=10, metavar="N",
-                    help="examples per op (default 10)")
-    group.addoption("--refnn-seed", type=int, default=0, metavar="S",
-                    help="seed of the examples, as refnn conform --seed (default 0)")
-    group.addoption("--refnn-ops", default=None, metavar="NAMES",
-                    help="comma-separated op names (default: every registry op)")
-    group.addoption("--refnn-subnormals", default="strict", choices=("strict", "flush"),
-                    help="subnormal policy, as refnn conform --subnormals")
-    group.addoption("--refnn-signed-zero", default="strict", choices=("strict", "ignore"),
-                    help="signed-zero policy, as refnn conform --signed-zero")
-    group.addoption("--refnn-expect", default=None, metavar="FILE",
-                    help="known deviations (TOML or JSON), as refnn conform --expect")
+    group.addoption(
+        "--refnn-backend",
+        default=None,
+        metavar="SPEC",
+        help="run refnn's conformance suite on this backend "
+        "(numpy, torch, jax, reference or package.module:object)",
+    )
+    group.addoption(
+        "--refnn-examples", type=int, default=10, metavar="N", help="examples per op (default 10)"
+    )
+    group.addoption(
+        "--refnn-seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="seed of the examples, as refnn conform --seed (default 0)",
+    )
+    group.addoption(
+        "--refnn-ops",
+        default=None,
+        metavar="NAMES",
+        help="comma-separated op names (default: every registry op)",
+    )
+    group.addoption(
+        "--refnn-subnormals",
+        default="strict",
+        choices=("strict", "flush"),
+        help="subnormal policy, as refnn conform --subnormals",
+    )
+    group.addoption(
+        "--refnn-signed-zero",
+        default="strict",
+        choices=("strict", "ignore"),
+        help="signed-zero policy, as refnn conform --signed-zero",
+    )
+    group.addoption(
+        "--refnn-expect",
+        default=None,
+        metavar="FILE",
+        help="known deviations (TOML or JSON), as refnn conform --expect",
+    )
 
 
 class ConformanceItem(pytest.Item):
@@ -65,11 +91,18 @@ class ConformanceItem(pytest.Item):
         cfg = self.config
         expect = _expectations(cfg)
         backend = load(cfg.getoption("--refnn-backend"))
-        policy = Policy(subnormals=cfg.getoption("--refnn-subnormals"),
-                        signed_zero=cfg.getoption("--refnn-signed-zero"))
-        report = conform(backend, ops=[self.op], examples=cfg.getoption("--refnn-examples"),
-                         seed=cfg.getoption("--refnn-seed"), policy=policy,
-                         expect={self.op: expect[self.op]} if self.op in expect else None)
+        policy = Policy(
+            subnormals=cfg.getoption("--refnn-subnormals"),
+            signed_zero=cfg.getoption("--refnn-signed-zero"),
+        )
+        report = conform(
+            backend,
+            ops=[self.op],
+            examples=cfg.getoption("--refnn-examples"),
+            seed=cfg.getoption("--refnn-seed"),
+            policy=policy,
+            expect={self.op: expect[self.op]} if self.op in expect else None,
+        )
         self._report_text = report.format()
         result = report.results[0]
         if result.status == "known":
@@ -118,6 +151,7 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: list[Any]) -
     for name in names:
         item = ConformanceItem.from_parent(session, name=f"refnn_conform[{name}]", op=name)
         if name in expect:
-            item.add_marker(pytest.mark.xfail(strict=True, raises=KnownDeviation,
-                                              reason=expect[name].reason))
+            item.add_marker(
+                pytest.mark.xfail(strict=True, raises=KnownDeviation, reason=expect[name].reason)
+            )
         items.append(item)

@@ -63,26 +63,26 @@ TRACE_NAMES = ("spiral_mlp_sgd", "siren_adam", "linear_momentum")
 
 _LAYER_MEANING = {
     "dense": "y = x·W + b: x is batch×in (one example per row), W is in×out, b is the 1×out "
-             "row added to every row of x·W (ops matmul then add_row)",
+    "row added to every row of x·W (ops matmul then add_row)",
     "tanh": "y = tanh(x), element-wise",
     "sine": "y = sin(omega0·x), element-wise; omega0·x is rounded to a double first "
-            "(ops scale then sin)",
+    "(ops scale then sin)",
 }
 _LOSS_MEANING = {
     "bce_with_logits": "binary cross-entropy of the sigmoid output p = σ(z) against targets "
-                       "y, from the logits z (the last layer's output), in the stable form "
-                       "loss = mean(softplus(z) − y·z) = mean(−y·log p − (1 − y)·log(1 − p)); "
-                       "its gradient with respect to z is (σ(z) − y)/m for m entries",
+    "y, from the logits z (the last layer's output), in the stable form "
+    "loss = mean(softplus(z) − y·z) = mean(−y·log p − (1 − y)·log(1 − p)); "
+    "its gradient with respect to z is (σ(z) − y)/m for m entries",
     "mse": "loss = mean((p − y)²) over all m entries; gradient 2·(p − y)/m",
 }
 _OPT_MEANING = {
     "sgd": "θ ← θ − lr·g",
     "momentum": "v ← momentum·v + g; θ ← θ − lr·v (v starts at 0; PyTorch's convention)",
     "adam": "t = step number (1 for the first); m ← b1·m + (1 − b1)·g; "
-            "v ← b2·v + (1 − b2)·g²; m̂ = m/(1 − b1ᵗ); v̂ = v/(1 − b2ᵗ); "
-            "θ ← θ − lr·m̂/(√v̂ + eps) (m and v start at 0; Kingma & Ba with bias "
-            "correction). refnn computes it as θ − (lr/(1 − b1ᵗ))·m / (√((1/(1 − b2ᵗ))·v) + eps) "
-            "with the scalar constants in float64",
+    "v ← b2·v + (1 − b2)·g²; m̂ = m/(1 − b1ᵗ); v̂ = v/(1 − b2ᵗ); "
+    "θ ← θ − lr·m̂/(√v̂ + eps) (m and v start at 0; Kingma & Ba with bias "
+    "correction). refnn computes it as θ − (lr/(1 − b1ᵗ))·m / (√((1/(1 − b2ᵗ))·v) + eps) "
+    "with the scalar constants in float64",
 }
 
 
@@ -117,37 +117,67 @@ def _definitions() -> dict[str, _TraceDef]:
     sx, sy = _spiral_points(3)
     pix = [[-1.0, -1.0], [0.0, -1.0], [1.0, -1.0], [-1.0, 1.0], [0.0, 1.0], [1.0, 1.0]]
     gray = [[0.1], [0.5], [0.9], [0.3], [0.7], [0.2]]
-    lx = [[0.5, -1.0, 2.0], [1.5, 0.25, -0.5], [-1.0, 0.75, 1.0], [2.0, -0.5, 0.0],
-          [0.0, 1.0, -1.5], [-0.5, -0.25, 0.5]]
+    lx = [
+        [0.5, -1.0, 2.0],
+        [1.5, 0.25, -0.5],
+        [-1.0, 0.75, 1.0],
+        [2.0, -0.5, 0.0],
+        [0.0, 1.0, -1.5],
+        [-0.5, -0.25, 0.5],
+    ]
     w_true, b_true = (0.7, -1.2, 0.4), 0.3
-    ly = [[round(sum(a * w for a, w in zip(r, w_true, strict=True)) + b_true
-                 + 0.01 * ((-1) ** k), 6)] for k, r in enumerate(lx)]
+    ly = [
+        [round(sum(a * w for a, w in zip(r, w_true, strict=True)) + b_true + 0.01 * ((-1) ** k), 6)]
+        for k, r in enumerate(lx)
+    ]
     defs = [
         _TraceDef(
             "spiral_mlp_sgd",
             "The article's pieces on six spiral points: 2→4→4→1 with tanh hidden layers, a "
             "sigmoid output trained by binary cross-entropy (from the logits), plain SGD.",
-            ({"kind": "dense", "in": 2, "out": 4}, {"kind": "tanh"},
-             {"kind": "dense", "in": 4, "out": 4}, {"kind": "tanh"},
-             {"kind": "dense", "in": 4, "out": 1}),
-            "bce_with_logits", {"kind": "sgd", "lr": 0.5},
-            Matrix(sx), Matrix(sy), seed=11, steps=4),
+            (
+                {"kind": "dense", "in": 2, "out": 4},
+                {"kind": "tanh"},
+                {"kind": "dense", "in": 4, "out": 4},
+                {"kind": "tanh"},
+                {"kind": "dense", "in": 4, "out": 1},
+            ),
+            "bce_with_logits",
+            {"kind": "sgd", "lr": 0.5},
+            Matrix(sx),
+            Matrix(sy),
+            seed=11,
+            steps=4,
+        ),
         _TraceDef(
             "siren_adam",
             "A small SIREN (2→6→1: one layer of sine units sin(30·(xW₁ + b₁)), a linear "
             "output; the SIREN initialisation of refnn.nn.siren) fitting six gray levels at "
             "pixel coordinates in [−1, 1]², mean squared error, Adam.",
-            ({"kind": "dense", "in": 2, "out": 6}, {"kind": "sine", "omega0": 30.0},
-             {"kind": "dense", "in": 6, "out": 1}),
-            "mse", {"kind": "adam", "lr": 1e-3, "b1": 0.9, "b2": 0.999, "eps": 1e-8},
-            Matrix(pix), Matrix(gray), seed=12, steps=4),
+            (
+                {"kind": "dense", "in": 2, "out": 6},
+                {"kind": "sine", "omega0": 30.0},
+                {"kind": "dense", "in": 6, "out": 1},
+            ),
+            "mse",
+            {"kind": "adam", "lr": 1e-3, "b1": 0.9, "b2": 0.999, "eps": 1e-8},
+            Matrix(pix),
+            Matrix(gray),
+            seed=12,
+            steps=4,
+        ),
         _TraceDef(
             "linear_momentum",
             "Linear regression y ≈ x·W + b on six points of three features, mean squared "
             "error, SGD with momentum 0.9.",
             ({"kind": "dense", "in": 3, "out": 1},),
-            "mse", {"kind": "momentum", "lr": 0.05, "momentum": 0.9},
-            Matrix(lx), Matrix(ly), seed=13, steps=4),
+            "mse",
+            {"kind": "momentum", "lr": 0.05, "momentum": 0.9},
+            Matrix(lx),
+            Matrix(ly),
+            seed=13,
+            steps=4,
+        ),
     ]
     return {d.name: d for d in defs}
 
@@ -224,8 +254,12 @@ def _num(x: float) -> dict[str, str]:
 
 
 def _matrix(shape: tuple[int, int], values: Sequence[float]) -> dict[str, Any]:
-    return {"rows": shape[0], "cols": shape[1], "decimal": [repr(v) for v in values],
-            "hex": [v.hex() for v in values]}
+    return {
+        "rows": shape[0],
+        "cols": shape[1],
+        "decimal": [repr(v) for v in values],
+        "hex": [v.hex() for v in values],
+    }
 
 
 def _read_matrix(obj: dict[str, Any]) -> Matrix[float]:
@@ -274,19 +308,25 @@ def _steps(d: Any, model: Any, params: Any) -> list[dict[str, Any]]:
             lv, lt = _out(L, Lm)
             grads, after = [], []
             for (gname, g), (_, gm), (_, p), (_, pm) in zip(
-                    _named(d.layers, G), _named(d.layers, Gm), _named(d.layers, P),
-                    _named(d.layers, Pm), strict=True):
+                _named(d.layers, G),
+                _named(d.layers, Gm),
+                _named(d.layers, P),
+                _named(d.layers, Pm),
+                strict=True,
+            ):
                 gv, gt = _out(g, gm)
                 pv, pt = _out(p, pm)
                 grads.append({"name": gname, "value": gv, "tolerance": gt})
                 after.append({"name": gname, "value": pv, "tolerance": pt})
-            steps.append({
-                "step": k,
-                "loss": {"decimal": lv["decimal"][0], "hex": lv["hex"][0]},
-                "loss_tolerance": {"decimal": lt["decimal"][0], "hex": lt["hex"][0]},
-                "grads": grads,
-                "params_after": after,
-            })
+            steps.append(
+                {
+                    "step": k,
+                    "loss": {"decimal": lv["decimal"][0], "hex": lv["hex"][0]},
+                    "loss_tolerance": {"decimal": lt["decimal"][0], "hex": lt["hex"][0]},
+                    "grads": grads,
+                    "params_after": after,
+                }
+            )
     return steps
 
 
@@ -326,15 +366,16 @@ def _compute(name: str) -> str:
         "loss": {"kind": d.loss, "meaning": _LOSS_MEANING[d.loss]},
         "optimizer": optimizer,
         "data": {"X": _matrix(d.X.shape, d.X.data), "Y": _matrix(d.Y.shape, d.Y.data)},
-        "initial_params": [{"name": n, "value": _matrix(p.shape, p.data)}
-                           for n, p in _named(d.layers, params)],
+        "initial_params": [
+            {"name": n, "value": _matrix(p.shape, p.data)} for n, p in _named(d.layers, params)
+        ],
         "step_meaning": "each step: loss = the loss at the parameters before the update; "
-                        "grads = ∂loss/∂θ at those parameters; params_after = θ after the "
-                        "optimiser's update",
+        "grads = ∂loss/∂θ at those parameters; params_after = θ after the "
+        "optimiser's update",
         "tolerance": {
             "method": "first-order error propagation through the whole run (forward, "
-                      "backward, update, next step), each op allowed its stated bound; "
-                      f"tolerance = {TOLERANCE_FACTOR} × that bound, rounded up",
+            "backward, update, next step), each op allowed its stated bound; "
+            f"tolerance = {TOLERANCE_FACTOR} × that bound, rounded up",
             "factor": TOLERANCE_FACTOR,
             "compare": "|got − expected| ≤ tolerance for every number",
         },
@@ -411,11 +452,13 @@ def record_run(
     out = []
     for _ in doc["steps"]:
         loss, grads, params, state = step_fn(params, state, X, Y)
-        out.append(StepRecord(
-            loss=float(to_matrix(loss).data[0]),
-            grads={n: to_matrix(g) for n, g in _named(layers, grads)},
-            params_after={n: to_matrix(p) for n, p in _named(layers, params)},
-        ))
+        out.append(
+            StepRecord(
+                loss=float(to_matrix(loss).data[0]),
+                grads={n: to_matrix(g) for n, g in _named(layers, grads)},
+                params_after={n: to_matrix(p) for n, p in _named(layers, params)},
+            )
+        )
     return out
 
 
@@ -442,8 +485,9 @@ def _cmp_matrix(
 ) -> None:
     w, t = _read_matrix(want), _read_matrix(tol)
     if got.shape != w.shape:
-        chk.failures.append(f"{where}: shape {got.shape[0]}×{got.shape[1]}, expected "
-                            f"{w.shape[0]}×{w.shape[1]}")
+        chk.failures.append(
+            f"{where}: shape {got.shape[0]}×{got.shape[1]}, expected {w.shape[0]}×{w.shape[1]}"
+        )
         return
     n = w.shape[1]
     for k, (g, e, a) in enumerate(zip(got.data, w.data, t.data, strict=True)):
@@ -452,7 +496,8 @@ def _cmp_matrix(
         if not err <= a:
             chk.failures.append(
                 f"{where} entry [{k // n + 1}, {k % n + 1}]: got {float(g)!r}, expected "
-                f"{e!r}, |error| {err:.3g} > tolerance {a:.3g}")
+                f"{e!r}, |error| {err:.3g} > tolerance {a:.3g}"
+            )
 
 
 def check_trace(doc: dict[str, Any], observed: Sequence[StepRecord]) -> TraceCheck:
@@ -466,13 +511,25 @@ def check_trace(doc: dict[str, Any], observed: Sequence[StepRecord]) -> TraceChe
         chk.compared += 1
         want, tol = _number(step["loss"]), _number(step["loss_tolerance"])
         if not abs(rec.loss - want) <= tol:
-            chk.failures.append(f"step {k} loss: got {rec.loss!r}, expected {want!r}, "
-                                f"|error| {abs(rec.loss - want):.3g} > tolerance {tol:.3g}")
+            chk.failures.append(
+                f"step {k} loss: got {rec.loss!r}, expected {want!r}, "
+                f"|error| {abs(rec.loss - want):.3g} > tolerance {tol:.3g}"
+            )
         for g in step["grads"]:
-            _cmp_matrix(f"step {k} gradient of {g['name']}", rec.grads[g["name"]],
-                        g["value"], g["tolerance"], chk)
+            _cmp_matrix(
+                f"step {k} gradient of {g['name']}",
+                rec.grads[g["name"]],
+                g["value"],
+                g["tolerance"],
+                chk,
+            )
         for p in step["params_after"]:
-            _cmp_matrix(f"step {k} {p['name']} after the update", rec.params_after[p["name"]],
-                        p["value"], p["tolerance"], chk)
+            _cmp_matrix(
+                f"step {k} {p['name']} after the update",
+                rec.params_after[p["name"]],
+                p["value"],
+                p["tolerance"],
+                chk,
+            )
     chk.first_failure = chk.failures[0] if chk.failures else None
     return chk

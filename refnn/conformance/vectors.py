@@ -60,9 +60,9 @@ _MIN_NORMAL = 2.0**-1022
 #: (:data:`refnn.conformance.policy.POLICY_TEXT`, one text for both tools) and what belongs
 #: to the files alone, the parameters as received and the comparison.
 POLICY: dict[str, Any] = {
-    "parameters": "a parameter of kind \"integer\" reaches an implementation as an integer "
-                  "(exact); one of kind \"real\" as the double written in decimal/hex (the "
-                  "nearest double to exact), never as a fraction",
+    "parameters": 'a parameter of kind "integer" reaches an implementation as an integer '
+    '(exact); one of kind "real" as the double written in decimal/hex (the '
+    "nearest double to exact), never as a fraction",
     "subnormals": POLICY_TEXT["subnormals"],
     "signed_zero": POLICY_TEXT["signed_zero"],
     "compare": "for every entry |got - expected| <= tolerance; a non-finite got fails",
@@ -77,76 +77,112 @@ _EXTRAS: dict[str, dict[str, Any]] = {
     "sub": {"shapes": "A m×n, B m×n → m×n"},
     "neg": {"shapes": "m×n → m×n", "formula": "exact"},
     "hadamard": {"shapes": "A m×n, B m×n → m×n"},
-    "scale": {"shapes": "m×n → m×n; the public call is scale(c, A) (scalar_first), the files "
-                        "list the matrix input under inputs and c under params",
-              "params": {"c": "real constant multiplying every entry"}},
+    "scale": {
+        "shapes": "m×n → m×n; the public call is scale(c, A) (scalar_first), the files "
+        "list the matrix input under inputs and c under params",
+        "params": {"c": "real constant multiplying every entry"},
+    },
     "add_scalar": {"shapes": "m×n → m×n", "params": {"c": "real constant added to every entry"}},
     "div": {"shapes": "A m×n, B m×n → m×n", "formula": "B[i,j] = 0 is outside the domain"},
-    "matmul": {"shapes": "A m×k, B k×n → m×n",
-               "formula": "y[i,j] = Σ_k A[i,k]·B[k,j], the matrix product"},
+    "matmul": {
+        "shapes": "A m×k, B k×n → m×n",
+        "formula": "y[i,j] = Σ_k A[i,k]·B[k,j], the matrix product",
+    },
     "transpose": {"shapes": "m×n → n×m", "formula": "y[i,j] = A[j,i]"},
-    "broadcast": {"shapes": "A 1×1, 1×n, m×1 or m×n → m×n (a 1×n row repeats down, an m×1 "
-                            "column repeats across)",
-                  "formula": "y[i,j] = A[i′,j′] with i′ = 1 if A has one row else i, and "
-                             "j′ = 1 if A has one column else j",
-                  "params": {"m": "integer: rows of the result",
-                             "n": "integer: columns of the result"},
-                  "vjp": "A already m×n: dA = g; A 1×1: sum(g); A 1×n: sum_rows(g); "
-                         "A m×1: sum_cols(g)"},
+    "broadcast": {
+        "shapes": "A 1×1, 1×n, m×1 or m×n → m×n (a 1×n row repeats down, an m×1 "
+        "column repeats across)",
+        "formula": "y[i,j] = A[i′,j′] with i′ = 1 if A has one row else i, and "
+        "j′ = 1 if A has one column else j",
+        "params": {"m": "integer: rows of the result", "n": "integer: columns of the result"},
+        "vjp": "A already m×n: dA = g; A 1×1: sum(g); A 1×n: sum_rows(g); A m×1: sum_cols(g)",
+    },
     "add_row": {"shapes": "A m×n, B 1×n → m×n", "formula": "y[i,j] = A[i,j] + B[1,j]"},
-    "concat_cols": {"shapes": "A m×n1, B m×n2 → m×(n1+n2)",
-                    "formula": "y[i,j] = A[i,j] for j ≤ n1, B[i,j−n1] for j > n1",
-                    "vjp": "dA = columns 1..n1 of g; dB = columns n1+1..n1+n2 of g"},
-    "slice_cols": {"shapes": "m×n → m×(j2−j1+1)",
-                   "formula": "y[i,j] = A[i, j1+j−1]: 1-based and inclusive (1 ≤ j1 ≤ j2 ≤ n)",
-                   "params": {"j1": "integer: first column kept (1-based)",
-                              "j2": "integer: last column kept (1-based, inclusive)"},
-                   "vjp": "an m×n matrix"},
+    "concat_cols": {
+        "shapes": "A m×n1, B m×n2 → m×(n1+n2)",
+        "formula": "y[i,j] = A[i,j] for j ≤ n1, B[i,j−n1] for j > n1",
+        "vjp": "dA = columns 1..n1 of g; dB = columns n1+1..n1+n2 of g",
+    },
+    "slice_cols": {
+        "shapes": "m×n → m×(j2−j1+1)",
+        "formula": "y[i,j] = A[i, j1+j−1]: 1-based and inclusive (1 ≤ j1 ≤ j2 ≤ n)",
+        "params": {
+            "j1": "integer: first column kept (1-based)",
+            "j2": "integer: last column kept (1-based, inclusive)",
+        },
+        "vjp": "an m×n matrix",
+    },
     "sum": {"shapes": "m×n → 1×1"},
-    "sum_rows": {"shapes": "m×n → 1×n", "formula": "the sum of the rows; a 1×n input is "
-                                                   "returned unchanged",
-                 "vjp": "dA[i,j] = g[1,j]"},
-    "sum_cols": {"shapes": "m×n → m×1", "formula": "the sum of the columns; an m×1 input is "
-                                                   "returned unchanged",
-                 "vjp": "dA[i,j] = g[i,1]"},
-    "mean": {"shapes": "m×n → 1×1", "formula": "the sum as for sum, then one division",
-             "vjp": "computed as c·g with c the double nearest 1/(mn)"},
+    "sum_rows": {
+        "shapes": "m×n → 1×n",
+        "formula": "the sum of the rows; a 1×n input is returned unchanged",
+        "vjp": "dA[i,j] = g[1,j]",
+    },
+    "sum_cols": {
+        "shapes": "m×n → m×1",
+        "formula": "the sum of the columns; an m×1 input is returned unchanged",
+        "vjp": "dA[i,j] = g[i,1]",
+    },
+    "mean": {
+        "shapes": "m×n → 1×1",
+        "formula": "the sum as for sum, then one division",
+        "vjp": "computed as c·g with c the double nearest 1/(mn)",
+    },
     "exp": {"shapes": "m×n → m×n", "formula": "element-wise"},
     "log": {"shapes": "m×n → m×n", "formula": "natural logarithm, element-wise; A > 0"},
-    "sqrt": {"shapes": "m×n → m×n",
-             "formula": "element-wise, correctly rounded; A ≥ 0, and A > 0 for the VJP"},
-    "pow": {"shapes": "m×n → m×n",
-            "formula": "element-wise for a real constant p; A < 0 needs an integer p, A = 0 "
-                       "needs p ≥ 0",
-            "params": {"p": "real exponent (the double given)"},
-            "vjp": "p = 0: 0·g; p = 1: g"},
+    "sqrt": {
+        "shapes": "m×n → m×n",
+        "formula": "element-wise, correctly rounded; A ≥ 0, and A > 0 for the VJP",
+    },
+    "pow": {
+        "shapes": "m×n → m×n",
+        "formula": "element-wise for a real constant p; A < 0 needs an integer p, A = 0 "
+        "needs p ≥ 0",
+        "params": {"p": "real exponent (the double given)"},
+        "vjp": "p = 0: 0·g; p = 1: g",
+    },
     "square": {"shapes": "m×n → m×n", "formula": "A ⊙ A"},
     "tanh": {"shapes": "m×n → m×n", "formula": "element-wise"},
-    "sigmoid": {"shapes": "m×n → m×n",
-                "formula": "element-wise, computed stably: 1/(1 + e^−x) for x ≥ 0 and "
-                           "e^x/(1 + e^x) for x < 0"},
-    "softplus": {"shapes": "m×n → m×n",
-                 "formula": "natural logarithm, element-wise, computed as max(x, 0) + "
-                            "log1p(e^−|x|)"},
+    "sigmoid": {
+        "shapes": "m×n → m×n",
+        "formula": "element-wise, computed stably: 1/(1 + e^−x) for x ≥ 0 and "
+        "e^x/(1 + e^x) for x < 0",
+    },
+    "softplus": {
+        "shapes": "m×n → m×n",
+        "formula": "natural logarithm, element-wise, computed as max(x, 0) + log1p(e^−|x|)",
+    },
     "sin": {"shapes": "m×n → m×n", "formula": "element-wise, radians"},
     "cos": {"shapes": "m×n → m×n", "formula": "element-wise, radians"},
-    "step": {"shapes": "m×n → m×n", "formula": "step(+0) = step(−0) = 0",
-             "kinks": "the derivative is taken as 0 everywhere"},
+    "step": {
+        "shapes": "m×n → m×n",
+        "formula": "step(+0) = step(−0) = 0",
+        "kinks": "the derivative is taken as 0 everywhere",
+    },
     "relu": {"shapes": "m×n → m×n", "kinks": "relu′(0) = 0 (step(0) = 0)"},
-    "leaky_relu": {"shapes": "m×n → m×n", "params": {"slope": "real slope for A ≤ 0"},
-                   "formula": "computed as relu(A) − slope·relu(−A)",
-                   "kinks": "the derivative at 0 is slope",
-                   "vjp": "1 − slope rounded to a double"},
-    "clip": {"shapes": "m×n → m×n", "formula": "element-wise; lo ≤ hi (lo = hi allowed)",
-             "params": {"lo": "real lower bound", "hi": "real upper bound (≥ lo)"},
-             "kinks": "the derivative is 1 strictly inside (lo, hi) and 0 elsewhere, at lo "
-                      "and hi included"},
-    "softmax_rows": {"shapes": "m×n → m×n",
-                     "formula": "computed with the row maximum M subtracted first: "
-                                "e^(A[i,j]−M) / Σ_k e^(A[i,k]−M)"},
-    "log_softmax_rows": {"shapes": "m×n → m×n",
-                         "formula": "computed as (A[i,j] − M) − log Σ_k e^(A[i,k]−M) with M "
-                                    "the row maximum"},
+    "leaky_relu": {
+        "shapes": "m×n → m×n",
+        "params": {"slope": "real slope for A ≤ 0"},
+        "formula": "computed as relu(A) − slope·relu(−A)",
+        "kinks": "the derivative at 0 is slope",
+        "vjp": "1 − slope rounded to a double",
+    },
+    "clip": {
+        "shapes": "m×n → m×n",
+        "formula": "element-wise; lo ≤ hi (lo = hi allowed)",
+        "params": {"lo": "real lower bound", "hi": "real upper bound (≥ lo)"},
+        "kinks": "the derivative is 1 strictly inside (lo, hi) and 0 elsewhere, at lo "
+        "and hi included",
+    },
+    "softmax_rows": {
+        "shapes": "m×n → m×n",
+        "formula": "computed with the row maximum M subtracted first: "
+        "e^(A[i,j]−M) / Σ_k e^(A[i,k]−M)",
+    },
+    "log_softmax_rows": {
+        "shapes": "m×n → m×n",
+        "formula": "computed as (A[i,j] − M) − log Σ_k e^(A[i,k]−M) with M the row maximum",
+    },
 }
 
 _INDEXING = "entries are 1-based [row, column]; matrices are stored row-major"
@@ -180,22 +216,24 @@ _EXTRA_CLASSES: dict[str, tuple[tuple[Any, ...], ...]] = {
     "pow": ((Fraction(-5, 2),), (7,), (Fraction(3, 2),)),
     "scale": ((Fraction(1, 10),), (Fraction(-7, 3),), (1000,)),
     "add_scalar": ((Fraction(1, 10),), (Fraction(-1, 3),)),
-    "clip": ((Fraction(1, 4), Fraction(1, 4)), (Fraction(-3, 2), Fraction(-1, 2)),
-             (Fraction(-1, 10), Fraction(7, 10))),
+    "clip": (
+        (Fraction(1, 4), Fraction(1, 4)),
+        (Fraction(-3, 2), Fraction(-1, 2)),
+        (Fraction(-1, 10), Fraction(7, 10)),
+    ),
     "leaky_relu": ((Fraction(3, 10),), (1,)),
 }
 
 
-def _class_key(spec: OpSpec, shapes: tuple[tuple[int, int], ...], params: tuple[Any, ...]
-               ) -> Any:
+def _class_key(spec: OpSpec, shapes: tuple[tuple[int, int], ...], params: tuple[Any, ...]) -> Any:
     """The parameter class of a case: its parameters, or for the integer (shape) parameters
     the structure they select."""
     if spec.name == "broadcast":
-        (a, b), = shapes
+        ((a, b),) = shapes
         m, n = params
         return (a == 1, b == 1, (a, b) == (m, n))
     if spec.name == "slice_cols":
-        (_, n), = shapes
+        ((_, n),) = shapes
         j1, j2 = params
         return (j1 == 1, j2 == n, j1 == j2)
     return tuple(params)
@@ -257,8 +295,14 @@ def _param(op: str, name: str, p: Any, received: Any) -> dict[str, Any]:
     text = str(exact) if exact.denominator == 1 else f"{exact.numerator}/{exact.denominator}"
     f = float(received)
     integer = _is_integer_kind(op, name)
-    return {"name": name, "kind": "integer" if integer else "real", "exact": text,
-            "decimal": repr(f), "hex": f.hex(), "integer": integer}
+    return {
+        "name": name,
+        "kind": "integer" if integer else "real",
+        "exact": text,
+        "decimal": repr(f),
+        "hex": f.hex(),
+        "integer": integer,
+    }
 
 
 def _draw(rng: random.Random, dom: InputDomain) -> float:
@@ -304,8 +348,10 @@ def _sympy_forward(
     """The op's SymPy specification at the same inputs, evaluated at ``dps`` digits."""
     import sympy
 
-    sxs = [sympy.Matrix(x.shape[0], x.shape[1], [sympy.Rational(Fraction(v)) for v in x.data])
-           for x in xs]
+    sxs = [
+        sympy.Matrix(x.shape[0], x.shape[1], [sympy.Rational(Fraction(v)) for v in x.data])
+        for x in xs
+    ]
     sps = [p if type(p) is int else sympy.Rational(Fraction(p)) for p in fparams]
     out = spec.spec(*sxs, *sps)
     return [sympy.N(v, dps) for v in out]
@@ -347,8 +393,7 @@ def compute_case(
     # the reference's own float64 kernel and VJP: the sign of every expected zero
     y_f = spec.forward(*xs, *fparams)
     cts_f = spec.vjp(g, y_f, xs, fparams)
-    dps = _digits([*(v for x in inputs for v in x), *cotangent,
-                   *(p for p in fparams if p != 0)])
+    dps = _digits([*(v for x in inputs for v in x), *cotangent, *(p for p in fparams if p != 0)])
     with mpmath.workdps(dps):
         xs_mp = tuple(ex.to_mp(x) for x in xs)
         y_mp = ex.exact_forward(spec, xs_mp, fparams)
@@ -364,18 +409,23 @@ def compute_case(
         cts = ex.exact_vjp(spec, g_mp, y_mp, xs_mp, fparams)
         vallow = ex.vjp_allowance(spec, g_mp, y_mp, xs_mp, fparams)
         y = _signed([ex.round_float(v) for v in y_mp.data], y_f.data)
-        vjps = [_signed([ex.round_float(v) for v in c.data], cf.data)
-                for c, cf in zip(cts, cts_f, strict=True)]
+        vjps = [
+            _signed([ex.round_float(v) for v in c.data], cf.data)
+            for c, cf in zip(cts, cts_f, strict=True)
+        ]
         out_tol = [_tolerance(a) for a in allow]
         vjp_tol = [[_tolerance(a) for a in al] for _, al in vallow]
     for v in (*y, *(v for c in vjps for v in c), *out_tol, *(t for c in vjp_tol for t in c)):
         if not math.isfinite(v):
             raise OverflowError(f"{spec.name}: a value beyond the double range")
-    subnormal = _has_subnormal([*(v for x in inputs for v in x), *cotangent, *y,
-                                *(v for c in vjps for v in c)])
+    subnormal = _has_subnormal(
+        [*(v for x in inputs for v in x), *cotangent, *y, *(v for c in vjps for v in c)]
+    )
     return {
-        "params": [_param(spec.name, n, p, fp)
-                   for n, p, fp in zip(spec.params, params, fparams, strict=True)],
+        "params": [
+            _param(spec.name, n, p, fp)
+            for n, p, fp in zip(spec.params, params, fparams, strict=True)
+        ],
         "subnormal": subnormal,
         "inputs": [_matrix(x.shape, x.data) for x in xs],
         "cotangent": _matrix(g.shape, g.data),
@@ -387,8 +437,11 @@ def compute_case(
 
 
 def _designed_case(
-    spec: OpSpec, shapes: tuple[tuple[int, int], ...], params: tuple[Any, ...],
-    rng: random.Random, index: int,
+    spec: OpSpec,
+    shapes: tuple[tuple[int, int], ...],
+    params: tuple[Any, ...],
+    rng: random.Random,
+    index: int,
 ) -> dict[str, Any]:
     """A case with random inputs in the op's domain; from the second case on, a few entries
     are designed values (±0, subnormal, tiny, large), kept only where the op defines a
@@ -397,8 +450,10 @@ def _designed_case(
     om, on = spec.shape(*shapes, *fparams)
     attempts = 24 if index > 0 else 0
     for attempt in range(attempts + 1):
-        inputs = [[_draw(rng, dom) for _ in range(m * n)]
-                  for (m, n), dom in zip(shapes, spec.domains, strict=True)]
+        inputs = [
+            [_draw(rng, dom) for _ in range(m * n)]
+            for (m, n), dom in zip(shapes, spec.domains, strict=True)
+        ]
         cot = [_draw(rng, _COTANGENT) for _ in range(om * on)]
         if attempt < attempts:
             for x, dom in zip(inputs, spec.domains, strict=True):
@@ -436,8 +491,9 @@ def op_vectors(spec: OpSpec, *, seed: int = 0, cases: int = 4) -> dict[str, Any]
         "op": spec.name,
         "arity": spec.arity,
         "param_names": list(spec.params),
-        "param_kinds": ["integer" if _is_integer_kind(spec.name, n) else "real"
-                        for n in spec.params],
+        "param_kinds": [
+            "integer" if _is_integer_kind(spec.name, n) else "real" for n in spec.params
+        ],
         "scalar_first": spec.scalar_first,
         "definition": definition(spec),
         "zero_sign": zero_sign(spec),
@@ -486,10 +542,14 @@ def export_vectors(
 
         paths += export_traces(os.path.join(directory, "traces"))
         trace_names = list(TRACE_NAMES)
-    index = {"format": FORMAT, "version": VERSION, "seed": seed, "ops": names,
-             "traces": trace_names}
+    index = {
+        "format": FORMAT,
+        "version": VERSION,
+        "seed": seed,
+        "ops": names,
+        "traces": trace_names,
+    }
     index_path = os.path.join(directory, "index.json")
     _write_json(index_path, index)
     paths.append(index_path)
     return paths
-

@@ -91,8 +91,9 @@ def _error_heat(pil: Any, a: Any, b: Any, error_scale: float | None) -> tuple[An
     return heat, scale
 
 
-def _label_panels(pil: Any, canvas: Any, font: Any, scale: float, pw: int, ph: int, gap: int,
-                  top: int, bar_h: int) -> None:
+def _label_panels(
+    pil: Any, canvas: Any, font: Any, scale: float, pw: int, ph: int, gap: int, top: int, bar_h: int
+) -> None:
     """Captions over the three panels and the error's colour bar under the third."""
     from PIL import ImageDraw
 
@@ -225,9 +226,13 @@ _Legend = list[tuple[str, tuple[int, int, int], bool]]
 
 
 def _curve_data(
-    label: str | None, steps: Sequence[float], psnr_values: Sequence[float],
+    label: str | None,
+    steps: Sequence[float],
+    psnr_values: Sequence[float],
     extra: Sequence[tuple[str, Sequence[float], Sequence[float]]],
-    baselines: Sequence[tuple[str, float]], width: int, height: int,
+    baselines: Sequence[tuple[str, float]],
+    width: int,
+    height: int,
 ) -> tuple[_Series, list[tuple[str, float]]]:
     """The finite points of each series and the finite baselines, checked."""
     series: _Series = []
@@ -250,16 +255,23 @@ def _curve_data(
     return series, lines
 
 
-def _draw_axes(draw: Any, f: _Frame, x_ticks: list[float], x_dec: int, y_ticks: list[float],
-               y_labels: list[str], font: Any, tick: int) -> None:
+def _draw_axes(
+    draw: Any,
+    f: _Frame,
+    x_ticks: list[float],
+    x_dec: int,
+    y_ticks: list[float],
+    y_labels: list[str],
+    font: Any,
+    tick: int,
+) -> None:
     ss = f.ss
     for t, s in zip(y_ticks, y_labels, strict=True):
         y = f.py(t)
         draw.line([(f.left, y), (f.right, y)], fill=_GRID, width=ss)
         draw.line([(f.left - tick, y), (f.left, y)], fill=_INK, width=ss)
         tw, th = _text_size(draw, s, font)
-        draw.text((f.left - tick - 4 * ss - tw, y - th / 2), s, fill=_INK, font=font,
-                  anchor="la")
+        draw.text((f.left - tick - 4 * ss - tw, y - th / 2), s, fill=_INK, font=font, anchor="la")
     for t in x_ticks:
         x = f.px(t)
         draw.line([(x, f.top), (x, f.bottom)], fill=_GRID, width=ss)
@@ -270,8 +282,7 @@ def _draw_axes(draw: Any, f: _Frame, x_ticks: list[float], x_dec: int, y_ticks: 
     draw.rectangle([(f.left, f.top), (f.right, f.bottom)], outline=_INK, width=ss)
 
 
-def _draw_lines(draw: Any, f: _Frame, series: _Series,
-                lines: list[tuple[str, float]]) -> _Legend:
+def _draw_lines(draw: Any, f: _Frame, series: _Series, lines: list[tuple[str, float]]) -> _Legend:
     """The series as lines (a lone point as a dot), the baselines dashed; the legend rows."""
     ss = f.ss
     legend: _Legend = []
@@ -361,10 +372,17 @@ def curve_image(
     yl_w, yl_h = _text_size(draw, yl, font)
     tick = 5 * ss
     strip_x = 10 * ss
-    f = _Frame(left=strip_x + yl_h + 8 * ss + 8 * ss + label_w + 4 * ss + tick,
-               right=W - 24 * ss, top=22 * ss + _text_size(draw, title or "A", title_font)[1],
-               bottom=H - (text_h * 2 + 24 * ss), x_lo=x_lo, x_hi=x_hi, y_lo=y_lo, y_hi=y_hi,
-               ss=ss)
+    f = _Frame(
+        left=strip_x + yl_h + 8 * ss + 8 * ss + label_w + 4 * ss + tick,
+        right=W - 24 * ss,
+        top=22 * ss + _text_size(draw, title or "A", title_font)[1],
+        bottom=H - (text_h * 2 + 24 * ss),
+        x_lo=x_lo,
+        x_hi=x_hi,
+        y_lo=y_lo,
+        y_hi=y_hi,
+        ss=ss,
+    )
     _draw_axes(draw, f, x_ticks, x_dec, y_ticks, y_labels, font, tick)
     legend = _draw_lines(draw, f, series, lines)
     if legend:

@@ -148,9 +148,7 @@ def lecun_normal(
     return _normal(rng, math.sqrt(1.0 / fan_in), shape)
 
 
-def zeros(
-    rng: random.Random, fan_in: int, fan_out: int, shape: tuple[int, int]
-) -> Matrix[float]:
+def zeros(rng: random.Random, fan_in: int, fan_out: int, shape: tuple[int, int]) -> Matrix[float]:
     """Every entry 0.0 (draws nothing from ``rng``)."""
     size = _check(fan_in, shape)
     return Matrix.from_flat(shape[0], shape[1], [0.0] * size)

@@ -51,7 +51,6 @@ __all__ = [
 ]
 
 
-
 @runtime_checkable
 class Layer(Protocol):
     """What every layer provides: ``init(rng) -> params`` and ``apply(params, x) -> y``."""
@@ -268,8 +267,7 @@ class FourierFeatures:
         """[sin(2π·xB), cos(2π·xB)]."""
         if _columns(x) != self.in_features:
             raise ShapeError(
-                f"FourierFeatures takes a batch×{self.in_features} input, got "
-                f"{fmt_shape(x.shape)}"
+                f"FourierFeatures takes a batch×{self.in_features} input, got {fmt_shape(x.shape)}"
             )
         z = ops.scale(2.0 * math.pi, ops.matmul(x, self.B))
         return ops.concat_cols(ops.sin(z), ops.cos(z))

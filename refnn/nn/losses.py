@@ -38,7 +38,6 @@ __all__ = [
 ]
 
 
-
 def _shape(x: Value) -> tuple[int, int]:
     s = x.shape
     return (int(s[0]), int(s[1]))
@@ -48,8 +47,7 @@ def _same(p: Value, y: Value, name: str) -> None:
     a, b = _shape(p), _shape(y)
     if a != b:
         raise ShapeError(
-            f"{name} needs prediction and target of equal shapes: {fmt_shape(a)} and "
-            f"{fmt_shape(b)}"
+            f"{name} needs prediction and target of equal shapes: {fmt_shape(a)} and {fmt_shape(b)}"
         )
 
 
@@ -87,9 +85,7 @@ def one_hot(labels: Sequence[int], k: int) -> Matrix[int]:
     data = [0] * (m * k)
     for i, c in enumerate(labels):
         if not isinstance(c, int) or isinstance(c, bool) or not 1 <= c <= k:
-            raise ValueError(
-                f"class labels are 1-based, in 1..{k}; label {i + 1} is {c!r}"
-            )
+            raise ValueError(f"class labels are 1-based, in 1..{k}; label {i + 1} is {c!r}")
         data[i * k + c - 1] = 1
     return Matrix.from_flat(m, k, data)
 

@@ -197,8 +197,7 @@ class SGD:
         vs = [add(scale(mu, v), g) for v, g in zip(state.velocity, gs, strict=True)]
         if self.nesterov:
             new = [
-                sub(p, scale(lr, add(g, scale(mu, v))))
-                for p, g, v in zip(ps, gs, vs, strict=True)
+                sub(p, scale(lr, add(g, scale(mu, v)))) for p, g, v in zip(ps, gs, vs, strict=True)
             ]
         else:
             new = [sub(p, scale(lr, v)) for p, v in zip(ps, vs, strict=True)]
@@ -242,9 +241,7 @@ class Adam:
         zeros = tuple(_zeros_like(tree_flatten(params)[0]))
         return AdamState(0, zeros, zeros)
 
-    def update(
-        self, grads: PyTree, state: AdamState, params: PyTree
-    ) -> tuple[PyTree, AdamState]:
+    def update(self, grads: PyTree, state: AdamState, params: PyTree) -> tuple[PyTree, AdamState]:
         """One Adam (or AdamW) step."""
         ps, gs, treedef = _leaves(params, grads)
         t = state.step + 1

@@ -219,8 +219,10 @@ def _match_like(got: Any, want: Any, where: str) -> Any:
             raise _fail(where, f"expected {_kind(want)}, the file has {_kind(got)}")
         if len(got) != len(want):
             raise _fail(where, f"expected {len(want)} items, the file has {len(got)}")
-        items = [_match_like(g, w, f"{where}[{k}]")
-                 for k, (g, w) in enumerate(zip(got, want, strict=True))]
+        items = [
+            _match_like(g, w, f"{where}[{k}]")
+            for k, (g, w) in enumerate(zip(got, want, strict=True))
+        ]
         if isinstance(want, list):
             return items
         return type(want)(*items) if hasattr(type(want), "_fields") else tuple(items)
@@ -267,7 +269,7 @@ def load_params(path: str | os.PathLike[str], like: Any = None) -> Any:
         raise ParamsFormatError(f"{os.fspath(path)}: not a JSON parameter file ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ParamsFormatError(
-            f"{os.fspath(path)}: not a refnn parameter file (expected \"format\": {FORMAT!r})"
+            f'{os.fspath(path)}: not a refnn parameter file (expected "format": {FORMAT!r})'
         )
     version = doc.get("version")
     if version != VERSION:
@@ -293,8 +295,9 @@ def strict_json(data: bytes | str) -> Any:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         return json.loads(text, parse_constant=_refuse_constant)
     except UnicodeDecodeError as exc:
-        raise ValueError(f"not UTF-8 text (byte {exc.start} is {data[exc.start:exc.start + 1]!r})"
-                         ) from None
+        raise ValueError(
+            f"not UTF-8 text (byte {exc.start} is {data[exc.start : exc.start + 1]!r})"
+        ) from None
     except RecursionError:
         raise ValueError("nested too deeply to parse") from None
     except ValueError as exc:  # JSONDecodeError, a too-long number

@@ -292,9 +292,11 @@ def fit(
 
     start = TrainState(0, params, optimiser.init(params) if opt_state is None else opt_state)
     end = train_loop(
-        make_step(model, loss, optimiser), start,
+        make_step(model, loss, optimiser),
+        start,
         _epochs(X, Y, epochs, None if whole else batch_size, random.Random(seed), shuffle),
-        on_step=record, advice=rate_advice(optimiser),
+        on_step=record,
+        advice=rate_advice(optimiser),
     )
     return end.params, end.opt_state, history
 

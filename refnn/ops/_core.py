@@ -41,6 +41,7 @@ Case = tuple[tuple[Shape, ...], tuple[Any, ...]]
 #: ``vjp(g, y, inputs, params) -> cotangents``: one cotangent per matrix input.
 Vjp = Callable[[Value, Value, tuple[Value, ...], tuple[Any, ...]], tuple[Value, ...]]
 
+
 @dataclass(frozen=True)
 class InputDomain:
     """Where valid float inputs of one argument lie (used to generate test inputs).
@@ -135,8 +136,10 @@ class OpSpec:
         if b.reduction:
             acc += " + γₙ·Σ|terms|"
         params = f"; parameters {', '.join(self.params)}" if self.params else ""
-        return (f"<op {self.name}: y = {self.formula}{params} | VJP: {self.rule} | "
-                f"float bound: {acc}, VJP ≤ {b.vjp_ulps:g} ulps>")
+        return (
+            f"<op {self.name}: y = {self.formula}{params} | VJP: {self.rule} | "
+            f"float bound: {acc}, VJP ≤ {b.vjp_ulps:g} ulps>"
+        )
 
     def param_kind(self, name: str) -> str:
         """``"int"`` or ``"real"``: the kind of the parameter ``name`` (not of a value)."""
@@ -260,8 +263,9 @@ def defop(
             spec=spec,
             domains=domains if domains is not None else (InputDomain(),) * arity,
             bound=bound,
-            cases=_default(name, "cases", cases,
-                           unary_cases() if arity == 1 and not params else None),
+            cases=_default(
+                name, "cases", cases, unary_cases() if arity == 1 and not params else None
+            ),
             smooth=smooth,
             scalar_first=scalar_first,
             doc=forward.__doc__ or "",
@@ -291,13 +295,13 @@ def _public_signature(op: OpSpec, forward: Callable[..., Any]) -> inspect.Signat
     """The call signature of the public function: the kernel's parameter names, with the
     single parameter first for a ``scalar_first`` op (``scale(c, A)``)."""
     names = list(inspect.signature(forward).parameters)
-    if len(names) != op.arity + len(op.params) or tuple(names[op.arity:]) != op.params:
+    if len(names) != op.arity + len(op.params) or tuple(names[op.arity :]) != op.params:
         raise ValueError(
             f"op {op.name!r}: the kernel's arguments {names} must be {op.arity} input(s) "
             f"followed by the parameters {list(op.params)}"
         )
     if op.scalar_first:
-        names = [*names[op.arity:], *names[: op.arity]]
+        names = [*names[op.arity :], *names[: op.arity]]
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
     return inspect.Signature([inspect.Parameter(n, kind) for n in names])
 
@@ -325,7 +329,7 @@ def _public_function(op: OpSpec, forward: Callable[..., Any]) -> Callable[..., A
                 + f"; got {len(args)} argument(s)"
             )
         if op.scalar_first:
-            return apply(op, args[len(params):], args[: len(params)])
+            return apply(op, args[len(params) :], args[: len(params)])
         return apply(op, args[:arity], args[arity:])
 
     public.__name__ = name

@@ -127,9 +127,16 @@ def _add_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
     return (g, g)
 
 
-@defop(arity=2, shape=same_shape("element-wise addition"), vjp=_add_vjp,
-       formula="A + B", rule="(g, g)",
-       spec=lambda A, B: A + B, bound=_EXACT, cases=binary_cases)
+@defop(
+    arity=2,
+    shape=same_shape("element-wise addition"),
+    vjp=_add_vjp,
+    formula="A + B",
+    rule="(g, g)",
+    spec=lambda A, B: A + B,
+    bound=_EXACT,
+    cases=binary_cases,
+)
 def add(A: Mat, B: Mat) -> Mat:
     """A + B, element-wise (equal shapes). Correctly rounded.
 
@@ -143,9 +150,16 @@ def _sub_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
     return (g, neg(g))
 
 
-@defop(arity=2, shape=same_shape("element-wise subtraction"), vjp=_sub_vjp,
-       formula="A − B", rule="(g, −g)",
-       spec=lambda A, B: A - B, bound=_EXACT, cases=binary_cases)
+@defop(
+    arity=2,
+    shape=same_shape("element-wise subtraction"),
+    vjp=_sub_vjp,
+    formula="A − B",
+    rule="(g, −g)",
+    spec=lambda A, B: A - B,
+    bound=_EXACT,
+    cases=binary_cases,
+)
 def sub(A: Mat, B: Mat) -> Mat:
     """A − B, element-wise (equal shapes). Correctly rounded.
 
@@ -158,8 +172,7 @@ def _neg_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
     return (neg(g),)
 
 
-@defop(arity=1, vjp=_neg_vjp, spec=lambda A: -A, bound=_NOOP,
-       formula="−A", rule="−g")
+@defop(arity=1, vjp=_neg_vjp, spec=lambda A: -A, bound=_NOOP, formula="−A", rule="−g")
 def neg(A: Mat) -> Mat:
     """−A. Exact.
 
@@ -175,9 +188,16 @@ def _hadamard_vjp(
     return (hadamard(g, B), hadamard(g, A))
 
 
-@defop(arity=2, shape=same_shape("the Hadamard product ⊙"), vjp=_hadamard_vjp,
-       formula="A ⊙ B", rule="(g ⊙ B, g ⊙ A)",
-       spec=lambda A, B: A.multiply_elementwise(B), bound=_EXACT, cases=binary_cases)
+@defop(
+    arity=2,
+    shape=same_shape("the Hadamard product ⊙"),
+    vjp=_hadamard_vjp,
+    formula="A ⊙ B",
+    rule="(g ⊙ B, g ⊙ A)",
+    spec=lambda A, B: A.multiply_elementwise(B),
+    bound=_EXACT,
+    cases=binary_cases,
+)
 def hadamard(A: Mat, B: Mat) -> Mat:
     """A ⊙ B, the element-wise (Hadamard) product. Correctly rounded.
 
@@ -190,10 +210,17 @@ def _scale_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -
     return (scale(ps[0], g),)
 
 
-@defop(arity=1, params=("c",), scalar_first=True, vjp=_scale_vjp,
-       formula="c·A", rule="c·g",
-       spec=lambda A, c: c * A, bound=_EXACT,
-       cases=unary_cases(((2,), (Fraction(-1, 2),), (0,))))
+@defop(
+    arity=1,
+    params=("c",),
+    scalar_first=True,
+    vjp=_scale_vjp,
+    formula="c·A",
+    rule="c·g",
+    spec=lambda A, c: c * A,
+    bound=_EXACT,
+    cases=unary_cases(((2,), (Fraction(-1, 2),), (0,))),
+)
 def scale(A: Mat, c: Any) -> Mat:
     """c·A, read as ``scale(c, A)``. ``c`` is a constant converted to A's domain. Correctly
     rounded.
@@ -210,10 +237,16 @@ def _add_scalar_vjp(
     return (g,)
 
 
-@defop(arity=1, params=("c",), vjp=_add_scalar_vjp,
-       formula="A + c (c added to every entry)", rule="g",
-       spec=lambda A, c: A.applyfunc(lambda x: x + c), bound=_EXACT,
-       cases=unary_cases(((1,), (Fraction(-1, 4),))))
+@defop(
+    arity=1,
+    params=("c",),
+    vjp=_add_scalar_vjp,
+    formula="A + c (c added to every entry)",
+    rule="g",
+    spec=lambda A, c: A.applyfunc(lambda x: x + c),
+    bound=_EXACT,
+    cases=unary_cases(((1,), (Fraction(-1, 4),))),
+)
 def add_scalar(A: Mat, c: Any) -> Mat:
     """A + c, adding the constant c to every entry. Correctly rounded.
 
@@ -229,11 +262,17 @@ def _div_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
     return (gA, neg(hadamard(gA, y)))  # ∂(a/b)/∂b = −(a/b)/b
 
 
-@defop(arity=2, shape=same_shape("element-wise division"), vjp=_div_vjp,
-       formula="A ⊘ B", rule="(g ⊘ B, −(g ⊘ B) ⊙ y)",
-       spec=lambda A, B: A.multiply_elementwise(B.applyfunc(lambda x: 1 / x)),
-       domains=(InputDomain(), InputDomain(avoid=(0.0,), margin=0.2)),
-       bound=_EXACT3, cases=binary_cases)
+@defop(
+    arity=2,
+    shape=same_shape("element-wise division"),
+    vjp=_div_vjp,
+    formula="A ⊘ B",
+    rule="(g ⊘ B, −(g ⊘ B) ⊙ y)",
+    spec=lambda A, B: A.multiply_elementwise(B.applyfunc(lambda x: 1 / x)),
+    domains=(InputDomain(), InputDomain(avoid=(0.0,), margin=0.2)),
+    bound=_EXACT3,
+    cases=binary_cases,
+)
 def div(A: Mat, B: Mat) -> Mat:
     """A ⊘ B, element-wise quotient. A zero divisor raises :class:`~refnn.DomainError` (all
     domains). Correctly rounded.
@@ -263,17 +302,30 @@ def _matmul_cases(k: int) -> Iterator[Case]:
 
 
 def _matmul_vjp(
-    g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...],
+    g: Value,
+    y: Value,
+    xs: tuple[Value, ...],
+    ps: tuple[Any, ...],
     needs: tuple[bool, ...] = (True, True),
 ) -> tuple[Value, ...]:
     A, B = xs
-    return (matmul(g, transpose(B)) if needs[0] else None,
-            matmul(transpose(A), g) if needs[1] else None)
+    return (
+        matmul(g, transpose(B)) if needs[0] else None,
+        matmul(transpose(A), g) if needs[1] else None,
+    )
 
 
-@defop(arity=2, shape=_matmul_shape, vjp=_matmul_vjp, spec=lambda A, B: A * B,
-       formula="AB", rule="(g Bᵀ, Aᵀ g)",
-       bound=_RED, cases=_matmul_cases, vjp_selective=True)
+@defop(
+    arity=2,
+    shape=_matmul_shape,
+    vjp=_matmul_vjp,
+    spec=lambda A, B: A * B,
+    formula="AB",
+    rule="(g Bᵀ, Aᵀ g)",
+    bound=_RED,
+    cases=_matmul_cases,
+    vjp_selective=True,
+)
 def matmul(A: Mat, B: Mat) -> Mat:
     """AB: (AB)₍ᵢ,ⱼ₎ = Σₖ A₍ᵢ,ₖ₎B₍ₖ,ⱼ₎; float bound |error| ≤ γₖ · Σₖ |A₍ᵢ,ₖ₎B₍ₖ,ⱼ₎|.
 
@@ -290,9 +342,15 @@ def _transpose_vjp(
     return (transpose(g),)
 
 
-@defop(arity=1, shape=lambda a: (a[1], a[0]), vjp=_transpose_vjp, spec=lambda A: A.T,
-       formula="Aᵀ", rule="gᵀ",
-       bound=_NOOP)
+@defop(
+    arity=1,
+    shape=lambda a: (a[1], a[0]),
+    vjp=_transpose_vjp,
+    spec=lambda A: A.T,
+    formula="Aᵀ",
+    rule="gᵀ",
+    bound=_NOOP,
+)
 def transpose(A: Mat) -> Mat:
     """Aᵀ. Exact.
 
@@ -331,13 +389,20 @@ def _broadcast_vjp(
     return (sum_cols(g),)
 
 
-@defop(arity=1, params=("m", "n"), int_params=("m", "n"), shape=_broadcast_shape,
-       vjp=_broadcast_vjp,
-       formula="A stretched to m×n (a 1×1, 1×n or m×1 A repeated)",
-       rule="g summed over the stretched directions: sum, sum_rows or sum_cols of g",
-       spec=lambda A, m, n: _sp().Matrix(
-           m, n, lambda i, j: A[0 if A.rows == 1 else i, 0 if A.cols == 1 else j]),
-       bound=_NOOP, cases=_broadcast_cases)
+@defop(
+    arity=1,
+    params=("m", "n"),
+    int_params=("m", "n"),
+    shape=_broadcast_shape,
+    vjp=_broadcast_vjp,
+    formula="A stretched to m×n (a 1×1, 1×n or m×1 A repeated)",
+    rule="g summed over the stretched directions: sum, sum_rows or sum_cols of g",
+    spec=lambda A, m, n: _sp().Matrix(
+        m, n, lambda i, j: A[0 if A.rows == 1 else i, 0 if A.cols == 1 else j]
+    ),
+    bound=_NOOP,
+    cases=_broadcast_cases,
+)
 def broadcast(A: Mat, m: int, n: int) -> Mat:
     """A stretched to m×n: a 1×1 fills everything, a 1×n row repeats down, an m×1 column
     repeats across. Exact. Its VJP is a sum (``sum``, ``sum_rows`` or ``sum_cols`` of the
@@ -376,9 +441,16 @@ def _add_row_vjp(
     return (g, sum_rows(g))
 
 
-@defop(arity=2, shape=_add_row_shape, vjp=_add_row_vjp,
-       formula="A + 1·B (the 1×n row B added to every row of A: a bias)", rule="(g, sum_rows(g))",
-       spec=lambda A, b: A + _sp().ones(A.rows, 1) * b, bound=_EXACT, cases=_add_row_cases)
+@defop(
+    arity=2,
+    shape=_add_row_shape,
+    vjp=_add_row_vjp,
+    formula="A + 1·B (the 1×n row B added to every row of A: a bias)",
+    rule="(g, sum_rows(g))",
+    spec=lambda A, b: A + _sp().ones(A.rows, 1) * b,
+    bound=_EXACT,
+    cases=_add_row_cases,
+)
 def add_row(A: Mat, b: Mat) -> Mat:
     """A + 1·b: the 1×n row b added to every row of the m×n matrix A (a bias). Correctly
     rounded.
@@ -414,10 +486,16 @@ def _concat_vjp(
     return (slice_cols(g, 1, n1), slice_cols(g, n1 + 1, n))
 
 
-@defop(arity=2, shape=_concat_shape, vjp=_concat_vjp, spec=lambda A, B: A.row_join(B),
-       formula="[A B] (the columns of B right of those of A)",
-       rule="(the first columns of g, the remaining columns of g)",
-       bound=_NOOP, cases=_concat_cases)
+@defop(
+    arity=2,
+    shape=_concat_shape,
+    vjp=_concat_vjp,
+    spec=lambda A, B: A.row_join(B),
+    formula="[A B] (the columns of B right of those of A)",
+    rule="(the first columns of g, the remaining columns of g)",
+    bound=_NOOP,
+    cases=_concat_cases,
+)
 def concat_cols(A: Mat, B: Mat) -> Mat:
     """[A B]: the columns of B placed to the right of those of A (equal row counts). Exact.
 
@@ -456,10 +534,18 @@ def _slice_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -
     return (out,)
 
 
-@defop(arity=1, params=("j1", "j2"), int_params=("j1", "j2"), shape=_slice_shape,
-       vjp=_slice_vjp,
-       formula="columns j1..j2 of A", rule="g placed in columns j1..j2 of a zero matrix",
-       spec=lambda A, j1, j2: A[:, j1 - 1 : j2], bound=_NOOP, cases=_slice_cases)
+@defop(
+    arity=1,
+    params=("j1", "j2"),
+    int_params=("j1", "j2"),
+    shape=_slice_shape,
+    vjp=_slice_vjp,
+    formula="columns j1..j2 of A",
+    rule="g placed in columns j1..j2 of a zero matrix",
+    spec=lambda A, j1, j2: A[:, j1 - 1 : j2],
+    bound=_NOOP,
+    cases=_slice_cases,
+)
 def slice_cols(A: Mat, j1: int, j2: int) -> Mat:
     """Columns j1 through j2 of A (1-based, inclusive). Exact.
 
@@ -475,9 +561,15 @@ def _sum_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
     return (broadcast(g, m, n),)
 
 
-@defop(arity=1, shape=lambda a: (1, 1), vjp=_sum_vjp,
-       formula='Σᵢⱼ Aᵢⱼ (1×1)', rule="g broadcast to A's shape",
-       spec=lambda A: _sp().Matrix([[_bsum(A)]]), bound=_RED)
+@defop(
+    arity=1,
+    shape=lambda a: (1, 1),
+    vjp=_sum_vjp,
+    formula="Σᵢⱼ Aᵢⱼ (1×1)",
+    rule="g broadcast to A's shape",
+    spec=lambda A: _sp().Matrix([[_bsum(A)]]),
+    bound=_RED,
+)
 def sum(A: Mat) -> Mat:
     """Σᵢⱼ A₍ᵢ,ⱼ₎ as a 1×1 matrix; float bound |error| ≤ γ_{mn−1} · Σ|A₍ᵢ,ⱼ₎|.
 
@@ -487,10 +579,15 @@ def sum(A: Mat) -> Mat:
     return Matrix._new(1, 1, (A.sum(),), A.domain)
 
 
-@defop(arity=1, shape=lambda a: (1, a[1]), vjp=_sum_vjp,
-       formula="Σᵢ Aᵢⱼ, the 1×n row of column totals", rule="g repeated down the rows of A",
-       spec=lambda A: _sp().Matrix([[_bsum(A[:, j]) for j in range(A.cols)]]),
-       bound=_RED)
+@defop(
+    arity=1,
+    shape=lambda a: (1, a[1]),
+    vjp=_sum_vjp,
+    formula="Σᵢ Aᵢⱼ, the 1×n row of column totals",
+    rule="g repeated down the rows of A",
+    spec=lambda A: _sp().Matrix([[_bsum(A[:, j]) for j in range(A.cols)]]),
+    bound=_RED,
+)
 def sum_rows(A: Mat) -> Mat:
     """The sum of the rows of A: the 1×n row of column totals Σᵢ A₍ᵢ,ⱼ₎; float bound
     γ_{m−1} · Σᵢ|A₍ᵢ,ⱼ₎| per entry.
@@ -500,10 +597,15 @@ def sum_rows(A: Mat) -> Mat:
     return A.sum_rows()
 
 
-@defop(arity=1, shape=lambda a: (a[0], 1), vjp=_sum_vjp,
-       formula="Σⱼ Aᵢⱼ, the m×1 column of row totals", rule="g repeated across the columns of A",
-       spec=lambda A: _sp().Matrix([[_bsum(A[i, :])] for i in range(A.rows)]),
-       bound=_RED)
+@defop(
+    arity=1,
+    shape=lambda a: (a[0], 1),
+    vjp=_sum_vjp,
+    formula="Σⱼ Aᵢⱼ, the m×1 column of row totals",
+    rule="g repeated across the columns of A",
+    spec=lambda A: _sp().Matrix([[_bsum(A[i, :])] for i in range(A.rows)]),
+    bound=_RED,
+)
 def sum_cols(A: Mat) -> Mat:
     """The sum of the columns of A: the m×1 column of row totals Σⱼ A₍ᵢ,ⱼ₎; float bound
     γ_{n−1} · Σⱼ|A₍ᵢ,ⱼ₎| per entry.
@@ -518,10 +620,15 @@ def _mean_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
     return (broadcast(scale(Fraction(1, m * n), g), m, n),)
 
 
-@defop(arity=1, shape=lambda a: (1, 1), vjp=_mean_vjp,
-       formula='Σᵢⱼ Aᵢⱼ / (mn) (1×1)', rule="g/(mn) broadcast to A's shape",
-       spec=lambda A: _sp().Matrix([[_bsum(A) / (A.rows * A.cols)]]),
-       bound=ErrorBound(ulps=1.0, reduction=True, vjp_ulps=2.0))
+@defop(
+    arity=1,
+    shape=lambda a: (1, 1),
+    vjp=_mean_vjp,
+    formula="Σᵢⱼ Aᵢⱼ / (mn) (1×1)",
+    rule="g/(mn) broadcast to A's shape",
+    spec=lambda A: _sp().Matrix([[_bsum(A) / (A.rows * A.cols)]]),
+    bound=ErrorBound(ulps=1.0, reduction=True, vjp_ulps=2.0),
+)
 def mean(A: Mat) -> Mat:
     """The mean of all entries as a 1×1 matrix: (Σ A₍ᵢ,ⱼ₎)/(mn). Float bound
     γ_{mn−1}·Σ|A₍ᵢ,ⱼ₎|/(mn) plus half an ulp for the division.
@@ -544,9 +651,14 @@ def _exp_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
     return (hadamard(g, y),)
 
 
-@defop(arity=1, vjp=_exp_vjp, spec=lambda A: A.applyfunc(_sp().exp),
-       formula="eᴬ", rule="g ⊙ y",
-       bound=_LIBM)
+@defop(
+    arity=1,
+    vjp=_exp_vjp,
+    spec=lambda A: A.applyfunc(_sp().exp),
+    formula="eᴬ",
+    rule="g ⊙ y",
+    bound=_LIBM,
+)
 def exp(A: Mat) -> Mat:
     """eˣ element-wise. In the float domain an overflowing entry (x > 709.78) raises
     ``OverflowError`` rather than returning inf.
@@ -562,9 +674,15 @@ def _log_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
     return (div(g, xs[0]),)
 
 
-@defop(arity=1, vjp=_log_vjp, spec=lambda A: A.applyfunc(_sp().log),
-       formula="log A", rule="g ⊘ A",
-       domains=(_POS,), bound=_LIBM)
+@defop(
+    arity=1,
+    vjp=_log_vjp,
+    spec=lambda A: A.applyfunc(_sp().log),
+    formula="log A",
+    rule="g ⊘ A",
+    domains=(_POS,),
+    bound=_LIBM,
+)
 def log(A: Mat) -> Mat:
     """The natural logarithm element-wise; a non-positive float entry raises
     :class:`~refnn.DomainError`.
@@ -578,9 +696,15 @@ def _sqrt_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
     return (div(g, scale(2, y)),)
 
 
-@defop(arity=1, vjp=_sqrt_vjp, spec=lambda A: A.applyfunc(_sp().sqrt),
-       formula="√A", rule="g ⊘ (2y)",
-       domains=(_POS,), bound=_EXACT)
+@defop(
+    arity=1,
+    vjp=_sqrt_vjp,
+    spec=lambda A: A.applyfunc(_sp().sqrt),
+    formula="√A",
+    rule="g ⊘ (2y)",
+    domains=(_POS,),
+    bound=_EXACT,
+)
 def sqrt(A: Mat) -> Mat:
     """√x element-wise (correctly rounded); a negative float entry raises
     :class:`~refnn.DomainError`. The derivative at 0 is infinite: 0 is outside the domain
@@ -601,11 +725,17 @@ def _pow_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
     return (hadamard(g, scale(p, pow(xs[0], p - 1))),)
 
 
-@defop(arity=1, params=("p",), vjp=_pow_vjp,
-       formula="Aᵖ", rule="g ⊙ p·Aᵖ⁻¹",
-       spec=lambda A, p: A.applyfunc(lambda x: x**p),
-       domains=(InputDomain(lo=0.1, hi=3.0),), bound=_LIBM,
-       cases=unary_cases(((2,), (3,), (-1,), (Fraction(1, 2),), (0,), (1,))))
+@defop(
+    arity=1,
+    params=("p",),
+    vjp=_pow_vjp,
+    formula="Aᵖ",
+    rule="g ⊙ p·Aᵖ⁻¹",
+    spec=lambda A, p: A.applyfunc(lambda x: x**p),
+    domains=(InputDomain(lo=0.1, hi=3.0),),
+    bound=_LIBM,
+    cases=unary_cases(((2,), (3,), (-1,), (Fraction(1, 2),), (0,), (1,))),
+)
 def pow(A: Mat, p: Any) -> Mat:
     """xᵖ element-wise for a constant p. A negative entry with a non-integer p, or a zero
     entry with p < 0, raises :class:`~refnn.DomainError`.
@@ -622,9 +752,14 @@ def _square_vjp(
     return (hadamard(g, scale(2, xs[0])),)
 
 
-@defop(arity=1, vjp=_square_vjp, spec=lambda A: A.applyfunc(lambda x: x**2),
-       formula="A²", rule="g ⊙ 2A",
-       bound=_EXACT)
+@defop(
+    arity=1,
+    vjp=_square_vjp,
+    spec=lambda A: A.applyfunc(lambda x: x**2),
+    formula="A²",
+    rule="g ⊙ 2A",
+    bound=_EXACT,
+)
 def square(A: Mat) -> Mat:
     """x² element-wise (x·x, correctly rounded).
 
@@ -638,9 +773,14 @@ def _tanh_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
     return (sub(g, hadamard(g, square(y))),)  # g ⊙ (1 − y²)
 
 
-@defop(arity=1, vjp=_tanh_vjp, spec=lambda A: A.applyfunc(_sp().tanh),
-       formula="tanh A", rule="g ⊙ (1 − y²)",
-       bound=_LIBM)
+@defop(
+    arity=1,
+    vjp=_tanh_vjp,
+    spec=lambda A: A.applyfunc(_sp().tanh),
+    formula="tanh A",
+    rule="g ⊙ (1 − y²)",
+    bound=_LIBM,
+)
 def tanh(A: Mat) -> Mat:
     """tanh x element-wise.
 
@@ -656,10 +796,15 @@ def _sigmoid_vjp(
     return (hadamard(g, sub(y, square(y))),)  # g ⊙ σ(1 − σ)
 
 
-@defop(arity=1, vjp=_sigmoid_vjp,
-       formula="σ(A) = 1/(1 + e⁻ᴬ)", rule="g ⊙ y ⊙ (1 − y)",
-       spec=lambda A: A.applyfunc(lambda x: 1 / (1 + _sp().exp(-x))),
-       domains=(InputDomain(lo=-8.0, hi=8.0),), bound=ErrorBound(ulps=4.0, vjp_ulps=16.0))
+@defop(
+    arity=1,
+    vjp=_sigmoid_vjp,
+    formula="σ(A) = 1/(1 + e⁻ᴬ)",
+    rule="g ⊙ y ⊙ (1 − y)",
+    spec=lambda A: A.applyfunc(lambda x: 1 / (1 + _sp().exp(-x))),
+    domains=(InputDomain(lo=-8.0, hi=8.0),),
+    bound=ErrorBound(ulps=4.0, vjp_ulps=16.0),
+)
 def sigmoid(A: Mat) -> Mat:
     """σ(x) = 1/(1 + e⁻ˣ) element-wise, in the stable form: for x ≥ 0 it computes
     1/(1 + e⁻ˣ), for x < 0 it computes eˣ/(1 + eˣ), so no exponential of a large positive
@@ -679,10 +824,15 @@ def _softplus_vjp(
     return (hadamard(g, sigmoid(xs[0])),)
 
 
-@defop(arity=1, vjp=_softplus_vjp,
-       formula="log(1 + eᴬ)", rule="g ⊙ σ(A)",
-       spec=lambda A: A.applyfunc(lambda x: _sp().log(1 + _sp().exp(x))),
-       domains=(InputDomain(lo=-8.0, hi=8.0),), bound=ErrorBound(ulps=4.0, vjp_ulps=16.0))
+@defop(
+    arity=1,
+    vjp=_softplus_vjp,
+    formula="log(1 + eᴬ)",
+    rule="g ⊙ σ(A)",
+    spec=lambda A: A.applyfunc(lambda x: _sp().log(1 + _sp().exp(x))),
+    domains=(InputDomain(lo=-8.0, hi=8.0),),
+    bound=ErrorBound(ulps=4.0, vjp_ulps=16.0),
+)
 def softplus(A: Mat) -> Mat:
     """log(1 + eˣ) element-wise, computed as max(x, 0) + log1p(e^−|x|): no overflow for
     large x, full relative accuracy for very negative x.
@@ -698,9 +848,15 @@ def _sin_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
     return (hadamard(g, cos(xs[0])),)
 
 
-@defop(arity=1, vjp=_sin_vjp, spec=lambda A: A.applyfunc(_sp().sin),
-       formula="sin A", rule="g ⊙ cos A",
-       domains=(InputDomain(lo=-4.0, hi=4.0),), bound=_LIBM)
+@defop(
+    arity=1,
+    vjp=_sin_vjp,
+    spec=lambda A: A.applyfunc(_sp().sin),
+    formula="sin A",
+    rule="g ⊙ cos A",
+    domains=(InputDomain(lo=-4.0, hi=4.0),),
+    bound=_LIBM,
+)
 def sin(A: Mat) -> Mat:
     """sin x element-wise (x in radians).
 
@@ -714,9 +870,15 @@ def _cos_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
     return (neg(hadamard(g, sin(xs[0]))),)
 
 
-@defop(arity=1, vjp=_cos_vjp, spec=lambda A: A.applyfunc(_sp().cos),
-       formula="cos A", rule="−g ⊙ sin A",
-       domains=(InputDomain(lo=-4.0, hi=4.0),), bound=_LIBM)
+@defop(
+    arity=1,
+    vjp=_cos_vjp,
+    spec=lambda A: A.applyfunc(_sp().cos),
+    formula="cos A",
+    rule="−g ⊙ sin A",
+    domains=(InputDomain(lo=-4.0, hi=4.0),),
+    bound=_LIBM,
+)
 def cos(A: Mat) -> Mat:
     """cos x element-wise (x in radians).
 
@@ -730,10 +892,16 @@ def _step_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
     return (scale(0, g),)
 
 
-@defop(arity=1, vjp=_step_vjp,
-       formula="step(A): 1 where A > 0, else 0", rule="0 (zero everywhere)",
-       spec=lambda A: A.applyfunc(lambda x: _sp().Heaviside(x, 0)),
-       domains=(_KINK0,), bound=_NOOP, smooth=False)
+@defop(
+    arity=1,
+    vjp=_step_vjp,
+    formula="step(A): 1 where A > 0, else 0",
+    rule="0 (zero everywhere)",
+    spec=lambda A: A.applyfunc(lambda x: _sp().Heaviside(x, 0)),
+    domains=(_KINK0,),
+    bound=_NOOP,
+    smooth=False,
+)
 def step(A: Mat) -> Mat:
     """The Heaviside step: 1 where x > 0, else 0 (so step(0) = 0). Its derivative is taken
     as 0 everywhere (it is 0 wherever it exists); it is the mask in ReLU's VJP.
@@ -745,7 +913,8 @@ def step(A: Mat) -> Mat:
         # 1 above 0, 0 at or below, NaN stays NaN
         m, n = A.shape
         return Matrix._new(
-            m, n, tuple([1 if x > 0.0 else (0 if x <= 0.0 else x) for x in A.data]), A.domain)
+            m, n, tuple([1 if x > 0.0 else (0 if x <= 0.0 else x) for x in A.data]), A.domain
+        )
     return _map1(A, "step")
 
 
@@ -753,10 +922,16 @@ def _relu_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
     return (hadamard(g, step(xs[0])),)
 
 
-@defop(arity=1, vjp=_relu_vjp,
-       formula="max(A, 0)", rule="g ⊙ step(A)",
-       spec=lambda A: A.applyfunc(lambda x: _sp().Max(x, 0)),
-       domains=(_KINK0,), bound=_NOOP, smooth=False)
+@defop(
+    arity=1,
+    vjp=_relu_vjp,
+    formula="max(A, 0)",
+    rule="g ⊙ step(A)",
+    spec=lambda A: A.applyfunc(lambda x: _sp().Max(x, 0)),
+    domains=(_KINK0,),
+    bound=_NOOP,
+    smooth=False,
+)
 def relu(A: Mat) -> Mat:
     """max(x, 0) element-wise. Its derivative at 0 is taken as 0 (``step(0) = 0``).
 
@@ -766,8 +941,12 @@ def relu(A: Mat) -> Mat:
         # the float table's formula, inlined (x > 0.0 is x > 0 for ints and floats, faster):
         # 0·x keeps an int an int and NaN NaN; −inf gives its limit 0
         m, n = A.shape
-        return Matrix._new(m, n, tuple(
-            [x if x > 0.0 else (0 * x if x != _NEG_INF else 0.0) for x in A.data]), A.domain)
+        return Matrix._new(
+            m,
+            n,
+            tuple([x if x > 0.0 else (0 * x if x != _NEG_INF else 0.0) for x in A.data]),
+            A.domain,
+        )
     return _map1(A, "relu")
 
 
@@ -777,11 +956,18 @@ def _leaky_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -
     return (add(scale(a, g), scale(1 - Fraction(a), hadamard(g, step(xs[0])))),)
 
 
-@defop(arity=1, params=("slope",), vjp=_leaky_vjp,
-       formula="max(A, 0) + slope·min(A, 0)", rule="slope·g + (1 − slope)·(g ⊙ step(A))",
-       spec=lambda A, a: A.applyfunc(lambda x: _sp().Max(x, 0) + a * _sp().Min(x, 0)),
-       domains=(_KINK0,), bound=_EXACT3,
-       cases=unary_cases(((Fraction(1, 100),), (Fraction(1, 5),))), smooth=False)
+@defop(
+    arity=1,
+    params=("slope",),
+    vjp=_leaky_vjp,
+    formula="max(A, 0) + slope·min(A, 0)",
+    rule="slope·g + (1 − slope)·(g ⊙ step(A))",
+    spec=lambda A, a: A.applyfunc(lambda x: _sp().Max(x, 0) + a * _sp().Min(x, 0)),
+    domains=(_KINK0,),
+    bound=_EXACT3,
+    cases=unary_cases(((Fraction(1, 100),), (Fraction(1, 5),))),
+    smooth=False,
+)
 def leaky_relu(A: Mat, slope: Any) -> Mat:
     """x where x > 0, slope·x elsewhere. The derivative at 0 is taken as ``slope``.
     Computed as relu(x) − slope·relu(−x), which is exact for every entry.
@@ -809,11 +995,19 @@ def _clip_shape(a: Shape, lo: Any, hi: Any) -> Shape:
     return a
 
 
-@defop(arity=1, params=("lo", "hi"), shape=_clip_shape, vjp=_clip_vjp,
-       formula="min(max(A, lo), hi)", rule="g ⊙ [lo < A < hi]",
-       spec=lambda A, lo, hi: A.applyfunc(lambda x: _sp().Min(_sp().Max(x, lo), hi)),
-       domains=(InputDomain(lo=-2.0, hi=2.0, avoid=(-1.0, 0.0, 0.5, 1.0), margin=1e-2),),
-       bound=_NOOP, cases=unary_cases(((-1, 1), (0, Fraction(1, 2)))), smooth=False)
+@defop(
+    arity=1,
+    params=("lo", "hi"),
+    shape=_clip_shape,
+    vjp=_clip_vjp,
+    formula="min(max(A, lo), hi)",
+    rule="g ⊙ [lo < A < hi]",
+    spec=lambda A, lo, hi: A.applyfunc(lambda x: _sp().Min(_sp().Max(x, lo), hi)),
+    domains=(InputDomain(lo=-2.0, hi=2.0, avoid=(-1.0, 0.0, 0.5, 1.0), margin=1e-2),),
+    bound=_NOOP,
+    cases=unary_cases(((-1, 1), (0, Fraction(1, 2)))),
+    smooth=False,
+)
 def clip(A: Mat, lo: Any, hi: Any) -> Mat:
     """min(max(x, lo), hi) element-wise. The derivative is 1 strictly inside (lo, hi) and 0
     elsewhere, including at lo and hi themselves.
@@ -837,8 +1031,9 @@ def _softmax_vjp(
 
 def _softmax_spec(A: Any) -> Any:
     sp = _sp()
-    return sp.Matrix(A.rows, A.cols, lambda i, j: sp.exp(A[i, j]) / _bsum(
-        sp.exp(A[i, k]) for k in range(A.cols)))
+    return sp.Matrix(
+        A.rows, A.cols, lambda i, j: sp.exp(A[i, j]) / _bsum(sp.exp(A[i, k]) for k in range(A.cols))
+    )
 
 
 def _row_shifts(A: Mat) -> list[Any]:
@@ -849,9 +1044,14 @@ def _row_shifts(A: Mat) -> list[Any]:
     return [max(r) for r in A.rows()]
 
 
-@defop(arity=1, vjp=_softmax_vjp, spec=_softmax_spec,
-       formula="yᵢⱼ = e^Aᵢⱼ / Σₖ e^Aᵢₖ, row by row", rule="y ⊙ (g − Σⱼ gⱼyⱼ of each row)",
-       bound=ErrorBound(ulps=4.0, reduction=True, vjp_ulps=16.0))
+@defop(
+    arity=1,
+    vjp=_softmax_vjp,
+    spec=_softmax_spec,
+    formula="yᵢⱼ = e^Aᵢⱼ / Σₖ e^Aᵢₖ, row by row",
+    rule="y ⊙ (g − Σⱼ gⱼyⱼ of each row)",
+    bound=ErrorBound(ulps=4.0, reduction=True, vjp_ulps=16.0),
+)
 def softmax_rows(A: Mat) -> Mat:
     """The softmax of each row: e^{a_ij} / Σₖ e^{a_ik}. Each row's maximum is subtracted
     first (a mathematical no-op) so no exponent is positive: no overflow for large
@@ -879,11 +1079,18 @@ def _log_softmax_vjp(
     return (sub(g, hadamard(exp(y), broadcast(sum_cols(g), m, n))),)  # g − softmax·Σⱼ gⱼ
 
 
-@defop(arity=1, vjp=_log_softmax_vjp,
-       formula="yᵢⱼ = Aᵢⱼ − log Σₖ e^Aᵢₖ, row by row", rule="g − eʸ ⊙ (Σⱼ gⱼ of each row)",
-       spec=lambda A: _sp().Matrix(A.rows, A.cols, lambda i, j: A[i, j] - _sp().log(
-           _bsum(_sp().exp(A[i, k]) for k in range(A.cols)))),
-       bound=ErrorBound(ulps=4.0, reduction=True, vjp_ulps=16.0, log_of_sum=True))
+@defop(
+    arity=1,
+    vjp=_log_softmax_vjp,
+    formula="yᵢⱼ = Aᵢⱼ − log Σₖ e^Aᵢₖ, row by row",
+    rule="g − eʸ ⊙ (Σⱼ gⱼ of each row)",
+    spec=lambda A: _sp().Matrix(
+        A.rows,
+        A.cols,
+        lambda i, j: A[i, j] - _sp().log(_bsum(_sp().exp(A[i, k]) for k in range(A.cols))),
+    ),
+    bound=ErrorBound(ulps=4.0, reduction=True, vjp_ulps=16.0, log_of_sum=True),
+)
 def log_softmax_rows(A: Mat) -> Mat:
     """log softmax of each row: a_ij − log Σₖ e^{a_ik}, computed as
     (a_ij − M) − log Σₖ e^{a_ik − M} with M the row maximum: stable for large |a|.
