@@ -138,6 +138,8 @@ def _model_options(p: Any, d: Any) -> None:
 
 
 def _run_options(p: Any, d: Any) -> None:
+    # one add_argument per training option, in --help order: a list, longer than 60
+    # lines only because the formatter gives each call several lines
     p.add_argument(
         "--steps", type=_positive_int, default=d.steps, help="training steps (default: %(default)s)"
     )

@@ -114,6 +114,7 @@ def _spiral_points(n: int) -> tuple[list[list[float]], list[list[float]]]:
 
 
 def _definitions() -> dict[str, _TraceDef]:
+    # a table of the three traces (data, layers, optimiser), not logic: kept in one place
     sx, sy = _spiral_points(3)
     pix = [[-1.0, -1.0], [0.0, -1.0], [1.0, -1.0], [-1.0, 1.0], [0.0, 1.0], [1.0, 1.0]]
     gray = [[0.1], [0.5], [0.9], [0.3], [0.7], [0.2]]

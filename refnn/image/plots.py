@@ -352,6 +352,8 @@ def curve_image(
     "PSNR (dB)". Drawn at twice the size and downsampled, for smooth lines.
     """
     pil = pil_image("curve_image")
+    # the layout arithmetic below is one sequence of dependent measurements (tick labels
+    # → margins → frame); the drawing itself is in _draw_axes/_draw_lines/_draw_legend
     from PIL import ImageDraw
 
     series, lines = _curve_data(label, steps, psnr_values, extra, baselines, width, height)

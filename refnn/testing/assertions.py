@@ -195,6 +195,25 @@ def assert_close(
     g = Fraction(gamma(n)) if n is not None else Fraction(0)
     ulps_q = Fraction(ulps)
 
+    count, failures = _offending(a_data, e_data, abs_data, term_data, ulps_q, g, a_shape)
+    if count:
+        raise AssertionError(
+            _failure_text(
+                label, count, failures, ulps, abs_bound, terms, n, g, len(a_data), a_shape
+            )
+        )
+
+
+def _offending(
+    a_data: Any,
+    e_data: Any,
+    abs_data: Any,
+    term_data: Any,
+    ulps_q: Fraction,
+    g: Fraction,
+    a_shape: tuple[int, int] | None,
+) -> tuple[int, list[str]]:
+    """How many entries exceed their bound, and the first few described."""
     failures: list[str] = []
     count = 0
     for k, (a, e, ab, t) in enumerate(zip(a_data, e_data, abs_data, term_data, strict=True)):
@@ -219,21 +238,35 @@ def assert_close(
                 f"  at {_where(k, a_shape)}: actual={_fmt(a)}, expected={_fmt(e)}, "
                 f"|error|={float(err):.3g}, allowed={float(allowed):.3g}"
             )
-    if count:
-        parts = []
-        if ulps:
-            parts.append(f"{ulps:g} ulp")
-        if abs_bound is not None:
-            parts.append("abs_bound")
-        if terms is not None:
-            parts.append(f"γ_{n}·Σ|terms| (γ_{n} = {float(g):.3g})")
-        rule = " + ".join(parts) if parts else "exact equality"
-        total = len(a_data)
-        shape_txt = "scalar" if a_shape is None else fmt_shape(a_shape)
-        raise AssertionError(
-            f"{label}{count} of {total} entries of the {shape_txt} result exceed the bound "
-            f"({rule}):\n" + "\n".join(failures)
-        )
+    return count, failures
+
+
+def _failure_text(
+    label: str,
+    count: int,
+    failures: list[str],
+    ulps: float,
+    abs_bound: object,
+    terms: object,
+    n: int | None,
+    g: Fraction,
+    total: int,
+    a_shape: tuple[int, int] | None,
+) -> str:
+    """The assertion's message: how many entries failed, under which bound, and where."""
+    parts = []
+    if ulps:
+        parts.append(f"{ulps:g} ulp")
+    if abs_bound is not None:
+        parts.append("abs_bound")
+    if terms is not None:
+        parts.append(f"γ_{n}·Σ|terms| (γ_{n} = {float(g):.3g})")
+    rule = " + ".join(parts) if parts else "exact equality"
+    shape_txt = "scalar" if a_shape is None else fmt_shape(a_shape)
+    return (
+        f"{label}{count} of {total} entries of the {shape_txt} result exceed the "
+        f"bound ({rule}):\n" + "\n".join(failures)
+    )
 
 
 # ----------------------------------------------------------------- bounds of reductions
