@@ -120,7 +120,7 @@ class ExampleSource:
         self.spec = spec
         self.stress = stress
         self.rng = random.Random(f"refnn-conform:{seed}:{spec.name}")
-        self.cases = pick_cases(list(spec.cases(3)), self.rng, max(4, examples // 3))
+        self.cases = pick_cases(list(spec.cases(3)), self.rng, max(3, examples // 3))
 
     def next(self) -> Example:
         spec, rng = self.spec, self.rng
@@ -138,7 +138,7 @@ def pick_cases(cases: list[Any], rng: random.Random, k: int) -> list[Any]:
     """At most ``k`` of ``cases``: the smallest, the largest and ``k − 2`` drawn between.
 
     Few distinct shapes per op keep a compiling backend (JAX: one XLA compilation per new
-    shape) fast; more examples widen the set (``examples // 3`` cases), up to all of them."""
+    shape) fast: three cases at 10 examples, ``examples // 3`` beyond, up to all of them."""
     if len(cases) <= k:
         return cases
     by_size = sorted(cases, key=lambda c: (sum(m * n for m, n in c[0]), repr(c)))
