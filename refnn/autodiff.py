@@ -183,11 +183,8 @@ def _backward(out: Tracer, seed: Any) -> dict[int, Any]:
             leaves[id(t)] = g
             continue
         parents = node.parents
-        if node.spec.vjp_selective:
-            needs = tuple(p is not None for p in parents)
-            cts = node.spec.vjp(g, t._value, node.inputs, node.params, needs)  # type: ignore[call-arg]
-        else:
-            cts = node.spec.vjp(g, t._value, node.inputs, node.params)
+        needs = tuple(p is not None for p in parents)
+        cts = node.spec.cotangents(g, t._value, node.inputs, node.params, needs)
         for parent, ct in zip(parents, cts, strict=True):
             if parent is None:
                 continue

@@ -298,10 +298,7 @@ def _backward(out: Node, tape: list[Node]) -> list[tuple[Node, tuple[Any, ...]]]
             continue
         spec = node.spec
         needs = tuple(not p.constant for p in node.parents)
-        if spec.vjp_selective:
-            cts = spec.vjp(g, node.value, node.inputs, node.params, needs)  # type: ignore[call-arg]
-        else:
-            cts = spec.vjp(g, node.value, node.inputs, node.params)
+        cts = spec.cotangents(g, node.value, node.inputs, node.params, needs)
         cts = tuple(ct if need else None for need, ct in zip(needs, cts, strict=True))
         steps.append((node, cts))
         for p, ct in zip(node.parents, cts, strict=True):

@@ -141,6 +141,22 @@ class OpSpec:
             f"float bound: {acc}, VJP ≤ {b.vjp_ulps:g} ulps>"
         )
 
+    def cotangents(
+        self,
+        g: Value,
+        y: Value,
+        inputs: tuple[Value, ...],
+        params: tuple[Any, ...],
+        needs: tuple[bool, ...],
+    ) -> tuple[Value | None, ...]:
+        """The VJP with one signature for every op: the cotangent of each input, where
+        ``needs`` marks the inputs whose cotangent is wanted. A selective VJP (``matmul``)
+        skips the others and returns ``None`` for them; every other VJP computes all."""
+        vjp: Callable[..., tuple[Value | None, ...]] = self.vjp
+        if self.vjp_selective:
+            return vjp(g, y, inputs, params, needs)
+        return vjp(g, y, inputs, params)
+
     def param_kind(self, name: str) -> str:
         """``"int"`` or ``"real"``: the kind of the parameter ``name`` (not of a value)."""
         if name not in self.params:
