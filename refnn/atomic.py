@@ -33,10 +33,12 @@ from __future__ import annotations
 import errno
 import os
 import re
+import signal
 import stat
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -79,16 +81,35 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+@contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while a write is under way (POSIX, main thread): a
+    Ctrl-C between creating a temporary and renaming it would otherwise leave the temporary
+    behind. The signal is delivered, as usual, right after the block."""
+    if not hasattr(signal, "pthread_sigmask") or (
+        threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (all of it, or nothing and ``path`` unchanged)."""
     target = Path(path)
     directory = target.parent
-    tmp = _temporary(target, data)
-    try:
-        os.replace(tmp, target)
-    except BaseException:
-        _unlink(tmp)
-        raise
+    with _interrupts_deferred():
+        tmp = _temporary(target, data)
+        try:
+            os.replace(tmp, target)
+        except BaseException:
+            _unlink(tmp)
+            raise
     _fsync_dir(directory)
 
 
@@ -135,19 +156,20 @@ def write_set(
     directory = Path(folder)
     names = sorted(files, key=lambda n: n == last)  # `last` at the end
     prepared: list[tuple[Path, Path]] = []
-    try:
-        for name in names:
-            target = directory / name
-            prepared.append((_temporary(target, files[name]), target))
-        if last is not None:
-            _unlink(directory / last)
-        while prepared:
-            tmp, target = prepared[0]
-            os.replace(tmp, target)
-            prepared.pop(0)
-    finally:
-        for tmp, _ in prepared:
-            _unlink(tmp)
+    with _interrupts_deferred():
+        try:
+            for name in names:
+                target = directory / name
+                prepared.append((_temporary(target, files[name]), target))
+            if last is not None:
+                _unlink(directory / last)
+            while prepared:
+                tmp, target = prepared[0]
+                os.replace(tmp, target)
+                prepared.pop(0)
+        finally:
+            for tmp, _ in prepared:
+                _unlink(tmp)
     _fsync_dir(directory)
 
 

@@ -662,3 +662,25 @@ def test_warnings_do_not_leak_from_the_command(
         warnings.simplefilter("error")  # a warning escaping the command would raise here
         assert main(["reconstruct", *TINY, "--steps", "2", "--out", str(tmp_path / "r")]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_a_ctrl_c_during_a_write_lands_after_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a SIGINT between creating a temporary and renaming it left the temporary behind (CI
+    # saw it once in the SIGINT sweep): the write now holds the signal back until it is done
+    import refnn.atomic as atomic
+
+    real_fsync = os.fsync
+
+    def fsync_then_ctrl_c(fd: int) -> None:
+        real_fsync(fd)
+        os.kill(os.getpid(), signal.SIGINT)  # arrives mid-write
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync_then_ctrl_c)
+    target = tmp_path / "checkpoint.json"
+    with pytest.raises(KeyboardInterrupt):
+        atomic.atomic_write_bytes(target, b'{"step": 3}')
+    monkeypatch.undo()
+    assert target.read_bytes() == b'{"step": 3}'
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.json"]

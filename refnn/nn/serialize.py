@@ -41,6 +41,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ from refnn import ops
 from refnn.atomic import NotARegularFile, atomic_write_text, read_regular_file
 from refnn.errors import RefnnError
 from refnn.matrix import Matrix, fmt_shape
+from refnn.tree import TreeDef, tree_flatten, tree_unflatten
 
 __all__ = [
     "FORMAT",
@@ -92,20 +94,32 @@ def _number(x: float) -> Any:
 
 
 def _encode(tree: Any, where: str) -> dict[str, Any]:
-    if tree is None:
+    """The JSON node of ``tree``: its structure comes from :func:`refnn.tree.tree_flatten`
+    (the one place that takes containers apart), the leaves from :func:`_encode_leaf`."""
+    leaves, treedef = tree_flatten(tree)
+    return _encode_def(treedef, iter(leaves), where)
+
+
+def _encode_def(td: TreeDef, leaves: Iterator[Any], where: str) -> dict[str, Any]:
+    if td.kind == "leaf":
+        return _encode_leaf(next(leaves), where)
+    if td.kind == "none":
         return {"type": "none"}
-    if isinstance(tree, tuple):
-        return {"type": "tuple", "items": [_encode(c, f"{where}[{k}]") for k, c in enumerate(tree)]}
-    if isinstance(tree, list):
-        return {"type": "list", "items": [_encode(c, f"{where}[{k}]") for k, c in enumerate(tree)]}
-    if isinstance(tree, dict):
-        items: dict[str, Any] = {}
-        for key in sorted(tree, key=str):
-            if not isinstance(key, str):
-                raise TypeError(f"{where}: dict keys must be str to be saved, got {key!r}")
-            items[key] = _encode(tree[key], f"{where}[{key!r}]")
+    if td.kind == "dict":
+        items = {
+            k: _encode_def(c, leaves, f"{where}[{k!r}]")
+            for k, c in zip(td.keys, td.children, strict=True)
+        }
         return {"type": "dict", "items": items}
-    leaf = ops.concrete(tree)
+    kind = "list" if td.kind == "list" else "tuple"  # a named tuple is saved as a tuple
+    return {
+        "type": kind,
+        "items": [_encode_def(c, leaves, f"{where}[{k}]") for k, c in enumerate(td.children)],
+    }
+
+
+def _encode_leaf(leaf: Any, where: str) -> dict[str, Any]:
+    leaf = ops.concrete(leaf)
     if not isinstance(leaf, Matrix):
         raise TypeError(
             f"{where}: parameter leaves must be reference Matrices to be saved, got "
@@ -210,38 +224,52 @@ def _decode_all(node: Any) -> Any:
 def _match_like(got: Any, want: Any, where: str) -> Any:
     """``got`` (a decoded tree) checked against ``want``'s structure and shapes, and rebuilt
     with ``want``'s container types (so a named tuple comes back as that named tuple)."""
-    if want is None or got is None:
-        if want is not got:
-            raise _fail(where, f"expected {_kind(want)}, the file has {_kind(got)}")
-        return got
-    if isinstance(want, (tuple, list)):
-        if not isinstance(got, (tuple, list)) or isinstance(got, tuple) != isinstance(want, tuple):
-            raise _fail(where, f"expected {_kind(want)}, the file has {_kind(got)}")
-        if len(got) != len(want):
-            raise _fail(where, f"expected {len(want)} items, the file has {len(got)}")
-        items = [
-            _match_like(g, w, f"{where}[{k}]")
-            for k, (g, w) in enumerate(zip(got, want, strict=True))
-        ]
-        if isinstance(want, list):
-            return items
-        return type(want)(*items) if hasattr(type(want), "_fields") else tuple(items)
-    if isinstance(want, dict):
-        if not isinstance(got, dict):
-            raise _fail(where, f"expected a dict, the file has {_kind(got)}")
-        if sorted(got) != sorted(want):
-            raise _fail(where, f"expected the keys {sorted(want)}, the file has {sorted(got)}")
-        return {k: _match_like(got[k], want[k], f"{where}[{k!r}]") for k in sorted(want)}
-    if not isinstance(got, Matrix):
-        raise _fail(where, f"expected a matrix, the file has {_kind(got)}")
-    w_shape = tuple(want.shape)
-    if got.shape != w_shape:
-        raise _fail(
-            where,
-            f"expected a {fmt_shape((int(w_shape[0]), int(w_shape[1])))} matrix, the file "
-            f"has {fmt_shape(got.shape)}",
-        )
-    return got
+    got_leaves, got_def = tree_flatten(got)
+    want_leaves, want_def = tree_flatten(want)
+    pairs = iter(zip(got_leaves, want_leaves, strict=False))
+    _match_defs(got_def, want_def, pairs, where)
+    return tree_unflatten(want_def, got_leaves)
+
+
+_NAMES = {
+    "none": "None",
+    "leaf": "a matrix",
+    "tuple": "a tuple",
+    "namedtuple": "a tuple",
+    "list": "a list",
+    "dict": "a dict",
+}
+
+
+def _match_defs(got: TreeDef, want: TreeDef, pairs: Iterator[tuple[Any, Any]], where: str) -> None:
+    """Walk two structures side by side; at each leaf compare the matrix shapes."""
+    seq = ("tuple", "namedtuple")
+    if got.kind != want.kind and not (got.kind in seq and want.kind in seq):
+        raise _fail(where, f"expected {_NAMES[want.kind]}, the file has {_NAMES[got.kind]}")
+    if want.kind == "leaf":
+        g, w = next(pairs)
+        if not isinstance(g, Matrix):  # pragma: no cover (decoded leaves are matrices)
+            raise _fail(where, f"expected a matrix, the file has {_kind(g)}")
+        w_shape = tuple(w.shape)
+        if g.shape != w_shape:
+            raise _fail(
+                where,
+                f"expected a {fmt_shape((int(w_shape[0]), int(w_shape[1])))} matrix, the file "
+                f"has {fmt_shape(g.shape)}",
+            )
+        return
+    if want.kind == "dict":
+        if got.keys != want.keys:
+            raise _fail(
+                where, f"expected the keys {list(want.keys)}, the file has {list(got.keys)}"
+            )
+        for key, gc, wc in zip(want.keys, got.children, want.children, strict=True):
+            _match_defs(gc, wc, pairs, f"{where}[{key!r}]")
+        return
+    if len(got.children) != len(want.children):
+        raise _fail(where, f"expected {len(want.children)} items, the file has {len(got.children)}")
+    for k, (gc, wc) in enumerate(zip(got.children, want.children, strict=True)):
+        _match_defs(gc, wc, pairs, f"{where}[{k}]")
 
 
 def _kind(x: Any) -> str:
