@@ -34,15 +34,15 @@ jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call,unused
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
+from refnn.backends._value import ArrayValue  # noqa: E402
 from refnn.matrix import Matrix  # noqa: E402
-from refnn.ops.operators import OpsOperators  # noqa: E402
 
 __all__ = ["FUNCTIONS", "JaxBackend", "JaxMatrix", "backend"]
 
 _F64 = jnp.float64
 
 
-class JaxMatrix(OpsOperators):
+class JaxMatrix(ArrayValue):
     """An immutable float64 matrix held by JAX (JAX arrays are immutable already)."""
 
     __slots__ = ("_a",)
@@ -51,8 +51,7 @@ class JaxMatrix(OpsOperators):
 
     def __init__(self, data: Any) -> None:
         a = jnp.asarray(data, dtype=_F64)
-        if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] < 1:
-            raise ValueError(f"a JaxMatrix is 2-D with m, n ≥ 1, got shape {a.shape}")
+        self._check_shape(a.shape)
         object.__setattr__(self, "_a", a)
 
     @classmethod
@@ -60,9 +59,6 @@ class JaxMatrix(OpsOperators):
         self = object.__new__(cls)
         object.__setattr__(self, "_a", a)
         return self
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"JaxMatrix is immutable: cannot set attribute {name!r}")
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -75,11 +71,9 @@ class JaxMatrix(OpsOperators):
         """The entries as a JAX array (float64)."""
         return self._a
 
-    def __repr__(self) -> str:
-        return f"JaxMatrix({self._a.tolist()!r})"
-
-    def __str__(self) -> str:
-        return str(Matrix(self._a.tolist()))
+    def _rows(self) -> list[list[float]]:
+        rows: list[list[float]] = np.asarray(self._a).tolist()
+        return rows
 
 
 def _broadcast(a: Any, m: int, n: int) -> Any:

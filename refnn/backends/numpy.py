@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from refnn.backends._value import ArrayValue
 from refnn.errors import DomainError
 from refnn.matrix import Matrix
 from refnn.ops import const
-from refnn.ops.operators import OpsOperators
 from refnn.rules import check_array
 
 __all__ = ["KERNELS", "NumpyBackend", "NumpyMatrix", "backend", "kernels"]
@@ -34,7 +34,7 @@ Array = npt.NDArray[np.float64]
 _F64 = np.dtype(np.float64)
 
 
-class NumpyMatrix(OpsOperators):
+class NumpyMatrix(ArrayValue):
     """An immutable float64 matrix held by NumPy."""
 
     __slots__ = ("_a",)
@@ -43,8 +43,7 @@ class NumpyMatrix(OpsOperators):
 
     def __init__(self, data: Any) -> None:
         a = np.array(data, dtype=np.float64)
-        if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] < 1:
-            raise ValueError(f"a NumpyMatrix is 2-D with m, n ≥ 1, got shape {a.shape}")
+        self._check_shape(a.shape)
         a.flags.writeable = False
         object.__setattr__(self, "_a", a)
 
@@ -61,9 +60,6 @@ class NumpyMatrix(OpsOperators):
         _set_a(self, arr)
         return self
 
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"NumpyMatrix is immutable: cannot set attribute {name!r}")
-
     @property
     def shape(self) -> tuple[int, int]:
         """``(m, n)``."""
@@ -74,11 +70,9 @@ class NumpyMatrix(OpsOperators):
         """The entries as a read-only float64 ndarray."""
         return self._a
 
-    def __repr__(self) -> str:
-        return f"NumpyMatrix({self._a.tolist()!r})"
-
-    def __str__(self) -> str:
-        return str(Matrix(self._a.tolist()))
+    def _rows(self) -> list[list[float]]:
+        rows: list[list[float]] = self._a.tolist()
+        return rows
 
 
 _set_a = NumpyMatrix.__dict__["_a"].__set__  # the slot's own setter (immutable class)

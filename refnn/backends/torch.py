@@ -31,10 +31,10 @@ from typing import Any
 
 import torch
 
+from refnn.backends._value import ArrayValue
 from refnn.errors import DomainError
 from refnn.matrix import Matrix
 from refnn.ops import const
-from refnn.ops.operators import OpsOperators
 from refnn.rules import check_array
 
 __all__ = ["KERNELS", "VJPS", "TorchBackend", "TorchMatrix", "backend"]
@@ -48,7 +48,7 @@ except ImportError:  # pragma: no cover - NumPy is optional; sqrt then uses comp
 _F64 = torch.float64
 
 
-class TorchMatrix(OpsOperators):
+class TorchMatrix(ArrayValue):
     """An immutable matrix held by PyTorch (the tensor is never mutated): float64 on the CPU
     unless built from a tensor elsewhere or given ``device``/``dtype``."""
 
@@ -61,8 +61,7 @@ class TorchMatrix(OpsOperators):
             t = data.to(device=device or data.device, dtype=dtype or _F64)
         else:
             t = torch.as_tensor(data, dtype=dtype or _F64, device=device or "cpu")
-        if t.dim() != 2 or t.shape[0] < 1 or t.shape[1] < 1:
-            raise ValueError(f"a TorchMatrix is 2-D with m, n ≥ 1, got shape {tuple(t.shape)}")
+        self._check_shape(t.shape)
         object.__setattr__(self, "_t", t)
 
     @classmethod
@@ -70,9 +69,6 @@ class TorchMatrix(OpsOperators):
         self = object.__new__(cls)
         object.__setattr__(self, "_t", t)
         return self
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"TorchMatrix is immutable: cannot set attribute {name!r}")
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -89,8 +85,9 @@ class TorchMatrix(OpsOperators):
         """The ``torch.device`` the values live on."""
         return self._t.device
 
-    def __repr__(self) -> str:
-        return f"TorchMatrix({self._t.tolist()!r})"
+    def _rows(self) -> list[list[float]]:
+        rows: list[list[float]] = self._t.detach().cpu().tolist()
+        return rows
 
 
 def _t(x: TorchMatrix) -> Any:
