@@ -664,23 +664,32 @@ def test_warnings_do_not_leak_from_the_command(
     assert capsys.readouterr().err == ""
 
 
-def test_a_ctrl_c_during_a_write_lands_after_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_ctrl_c_during_a_write_lands_after_it(tmp_path: Path) -> None:
     # a SIGINT between creating a temporary and renaming it left the temporary behind (CI
-    # saw it once in the SIGINT sweep): the write now holds the signal back until it is done
-    import refnn.atomic as atomic
-
-    real_fsync = os.fsync
-
-    def fsync_then_ctrl_c(fd: int) -> None:
-        real_fsync(fd)
-        os.kill(os.getpid(), signal.SIGINT)  # arrives mid-write
-
-    monkeypatch.setattr(atomic.os, "fsync", fsync_then_ctrl_c)
+    # saw it once in the SIGINT sweep): the write now holds the signal back until it is done.
+    # Run in a fresh process, whose main thread receives signals (as refnn's command does).
+    script = (
+        "import os, signal, sys\n"
+        "import refnn.atomic as atomic\n"
+        "real = os.fsync\n"
+        "def fsync_then_ctrl_c(fd):\n"
+        "    real(fd)\n"
+        "    os.kill(os.getpid(), signal.SIGINT)  # arrives mid-write\n"
+        "atomic.os.fsync = fsync_then_ctrl_c\n"
+        "try:\n"
+        "    atomic.atomic_write_bytes(sys.argv[1], b'{\"step\": 3}')\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted after the write')\n"
+    )
     target = tmp_path / "checkpoint.json"
-    with pytest.raises(KeyboardInterrupt):
-        atomic.atomic_write_bytes(target, b'{"step": 3}')
-    monkeypatch.undo()
+    r = subprocess.run(
+        [sys.executable, "-c", script, str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=ENV,
+    )
+    assert "interrupted after the write" in r.stdout, r.stdout + r.stderr
     assert target.read_bytes() == b'{"step": 3}'
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.json"]
