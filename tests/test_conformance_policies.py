@@ -28,6 +28,15 @@ from refnn.ops import registry
 TINY = SMALLEST_NORMAL
 
 
+def _run(
+    cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a command as a user would, capturing its output (five minutes at most)."""
+    return subprocess.run(
+        cmd, cwd=cwd, capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+
+
 def _plugin() -> list[str]:
     import importlib.metadata
 
@@ -250,7 +259,7 @@ def test_the_same_seed_draws_the_same_examples_whatever_else_runs() -> None:
 def test_cli_and_plugin_draw_the_same_examples(tmp_path: Path) -> None:
     _write_sloppy_module(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    cli = subprocess.run(
+    cli = _run(
         [
             sys.executable,
             "-m",
@@ -265,13 +274,9 @@ def test_cli_and_plugin_draw_the_same_examples(tmp_path: Path) -> None:
             "3",
         ],
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         env=env,
-        timeout=300,
-        check=False,
     )
-    plug = subprocess.run(
+    plug = _run(
         [
             sys.executable,
             "-m",
@@ -286,11 +291,7 @@ def test_cli_and_plugin_draw_the_same_examples(tmp_path: Path) -> None:
             "--refnn-seed=3",
         ],
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         env=env,
-        timeout=300,
-        check=False,
     )
     assert cli.returncode == 1 and plug.returncode == 1, cli.stderr + plug.stdout
 
@@ -343,25 +344,13 @@ def test_local_adapter_imports_from_the_current_directory_and_fails_in_one_line(
         "-c",
         "import sys; from refnn.cli import main; sys.exit(main(sys.argv[1:]))",
     ]
-    ok = subprocess.run(
+    ok = _run(
         [*refnn, "conform", "mine:backend", "--ops", "add", "--examples", "2"],
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
         env=env,
-        timeout=300,
-        check=False,
     )
     assert ok.returncode == 0, ok.stderr
-    bad = subprocess.run(
-        [*refnn, "conform", "broken:backend"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
+    bad = _run([*refnn, "conform", "broken:backend"], cwd=tmp_path, env=env)
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1, bad.stderr
     assert "'broken'" in bad.stderr and "no_such_dependency_anywhere" in bad.stderr
@@ -378,9 +367,7 @@ def test_the_plugin_is_inert_until_used() -> None:
         "if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
-    r = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
-    )
+    r = _run([sys.executable, "-c", code])
     assert r.returncode == 0, r.stderr
 
 
@@ -402,15 +389,7 @@ def test_plugin_expect_becomes_a_strict_xfail(tmp_path: Path) -> None:
 
     def run(expect: str, ops: str) -> subprocess.CompletedProcess[str]:
         (tmp_path / "e.toml").write_text(expect)
-        return subprocess.run(
-            [*base, f"--refnn-ops={ops}", "--refnn-expect=e.toml"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-            check=False,
-        )
+        return _run([*base, f"--refnn-ops={ops}", "--refnn-expect=e.toml"], cwd=tmp_path, env=env)
 
     known = run('[tanh]\nforward_ulps = 8\nreason = "approximate tanh"\n', "tanh,add")
     assert known.returncode == 0 and "1 passed, 1 xfailed" in known.stdout, known.stdout
@@ -485,24 +464,18 @@ def test_backends_doc_lists_every_op_with_its_kernel_signature() -> None:
 
 def test_the_custom_backend_example_finds_numpys_signed_zero_and_passes_declared() -> None:
     cmd = [sys.executable, str(ROOT / "examples" / "07_custom_backend.py"), "--examples", "6"]
-    bare = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    bare = _run(cmd)
     assert bare.returncode == 1, bare.stdout + bare.stderr
     assert "32 passed, 1 failed" in bare.stdout and "pow: FAIL" in bare.stdout
     assert "signed-zero" in bare.stdout
-    declared = subprocess.run(
-        [*cmd, "--expect", str(ROOT / "examples" / "07_expect.toml")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    declared = _run([*cmd, "--expect", str(ROOT / "examples" / "07_expect.toml")])
     assert declared.returncode == 0, declared.stdout
     assert "33 passed, 0 failed (1 known deviation)" in declared.stdout
     assert declared.stderr == ""
 
 
 def test_conform_speed_benchmark_runs_and_states_the_load() -> None:
-    r = subprocess.run(
+    r = _run(
         [
             sys.executable,
             str(ROOT / "benchmarks" / "conform_speed.py"),
@@ -510,11 +483,7 @@ def test_conform_speed_benchmark_runs_and_states_the_load() -> None:
             "1",
             "--backends",
             "numpy",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+        ]
     )
     assert r.returncode == 0, r.stderr
     assert "numpy" in r.stdout and "(exit 0)" in r.stdout and "load average" in r.stdout
@@ -524,13 +493,8 @@ def test_a_failing_adapter_factory_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "factory.py").write_text(
         "class Backend:\n    def __init__(self):\n        raise RuntimeError('no device')\n"
     )
-    r = subprocess.run(
-        [sys.executable, "-m", "refnn.conformance", "conform", "factory:Backend"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    r = _run(
+        [sys.executable, "-m", "refnn.conformance", "conform", "factory:Backend"], cwd=tmp_path
     )
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert "factory:Backend" in r.stderr and "RuntimeError: no device" in r.stderr
