@@ -136,6 +136,22 @@ def _in_domain(q: Any, domain: Domain) -> Any:
     return mpmath.mpf(q.numerator) / q.denominator
 
 
+def _matrix_division_error() -> TypeError:
+    """The TypeError of ``A / B`` for two matrices (Matrix and backend values alike)."""
+    return TypeError(
+        "`/` between two matrices is ambiguous: use ops.div(A, B) for the element-wise "
+        "quotient A ⊘ B (there is no matrix division; for A·B⁻¹ solve a linear system)"
+    )
+
+
+def _number_over_matrix_error(c: object) -> TypeError:
+    """The TypeError of ``c / A``: the element-wise reciprocal to call instead."""
+    return TypeError(
+        f"`{c!r} / A` is not defined for a matrix A: the element-wise reciprocal "
+        f"is ops.pow(A, -1), so this is ops.scale({c!r}, ops.pow(A, -1))"
+    )
+
+
 def _scalar_operand_error(op: str, c: object, right: bool) -> TypeError:
     """The TypeError of ``A + 1``, ``A - 1``, ``1 - A`` and ``c / A``: what to call instead."""
     if op == "+":
@@ -516,20 +532,13 @@ class Matrix(Generic[E]):
         if _is_number(other):
             return self.scale(_in_domain(reciprocal(other), self._domain))
         if isinstance(other, Matrix) or hasattr(other, "shape"):
-            raise TypeError(
-                "`/` between two matrices is ambiguous: use ops.div(A, B) for the "
-                "element-wise quotient A ⊘ B (there is no matrix division; for A·B⁻¹ "
-                "solve a linear system)"
-            )
+            raise _matrix_division_error()
         return NotImplemented
 
     def __rtruediv__(self, other: Any) -> Any:
         if not _is_number(other):
             return NotImplemented
-        raise TypeError(
-            f"`{other!r} / A` is not defined for a matrix A: the element-wise reciprocal "
-            f"is ops.pow(A, -1), so this is ops.scale({other!r}, ops.pow(A, -1))"
-        )
+        raise _number_over_matrix_error(other)
 
     def __neg__(self) -> Matrix[E]:
         data = tuple(map(operator.neg, self._entries()))

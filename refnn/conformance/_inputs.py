@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -215,10 +215,6 @@ def simpler(e: Example, spec: OpSpec) -> Iterator[Example]:
     for k, x in enumerate(e.cotangent):
         if x != 1.0:
             yield replace(e, cotangent=(*e.cotangent[:k], 1.0, *e.cotangent[k + 1 :]))
-
-
-def flatten(rows: Sequence[Sequence[float]]) -> tuple[float, ...]:
-    return tuple(x for r in rows for x in r)
 
 
 # ------------------------------------------------------------------ the accuracy input set

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from refnn.matrix import _is_number, _is_scalar, _scalar_operand_error, reciprocal
+from refnn.matrix import (
+    _is_number,
+    _is_scalar,
+    _matrix_division_error,
+    _number_over_matrix_error,
+    _scalar_operand_error,
+    reciprocal,
+)
 from refnn.ops import _defs as ops
 
 
@@ -43,20 +50,13 @@ class OpsOperators:
         if _is_number(other):
             return ops.scale(reciprocal(other), self)
         if hasattr(other, "shape"):
-            raise TypeError(
-                "`/` between two matrices is ambiguous: use ops.div(A, B) for the "
-                "element-wise quotient A ⊘ B (there is no matrix division; for A·B⁻¹ "
-                "solve a linear system)"
-            )
+            raise _matrix_division_error()
         return NotImplemented
 
     def __rtruediv__(self, other: Any) -> Any:
         if not _is_number(other):
             return NotImplemented
-        raise TypeError(
-            f"`{other!r} / A` is not defined for a matrix A: the element-wise reciprocal "
-            f"is ops.pow(A, -1), so this is ops.scale({other!r}, ops.pow(A, -1))"
-        )
+        raise _number_over_matrix_error(other)
 
     def __neg__(self) -> Any:
         return ops.neg(self)
