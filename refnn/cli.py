@@ -140,6 +140,8 @@ def _model_options(p: Any, d: Any) -> None:
 def _run_options(p: Any, d: Any) -> None:
     # one add_argument per training option, in --help order: a list, longer than 60
     # lines only because the formatter gives each call several lines
+    from refnn.reconstruct import CHECKPOINT_SECONDS
+
     p.add_argument(
         "--steps", type=_positive_int, default=d.steps, help="training steps (default: %(default)s)"
     )
@@ -189,7 +191,8 @@ def _run_options(p: Any, d: Any) -> None:
         type=_positive_int,
         default=d.checkpoint_every,
         metavar="K",
-        help="write checkpoint.json every K steps (default: %(default)s)",
+        help="write checkpoint.json every K steps (default: every "
+        f"{CHECKPOINT_SECONDS:.0f} s of training)",
     )
     p.add_argument(
         "--max-pixels",
@@ -340,6 +343,11 @@ def _summary(m: dict[str, Any]) -> str:
         )
     if "pixel_accuracy" in m:
         line += f"; pixel accuracy {100 * m['pixel_accuracy']:.1f}%"
+    if "full_accuracy_steps" in m:
+        line += (
+            f" (every pixel right after {m['full_accuracy_steps']} steps, "
+            f"{m['full_accuracy_seconds']:.1f} s)"
+        )
     return (
         f"{line}; {m['n_params']} parameters, {m['n_pixels']} pixels, {m['steps']} steps "
         f"in {m['seconds']:.0f} s"

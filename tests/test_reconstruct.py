@@ -414,7 +414,7 @@ def _hand_run(cfg: ReconstructConfig, image: str | None, size: int) -> Any:
     n = X.shape[0]
     if cfg.model == "article":
         model = nn.mlp([2, 64, 64, 128, 64, 32, 1], "tanh")
-        loss, lr = nn.binary_cross_entropy_with_logits, 1e-3
+        loss, lr = nn.binary_cross_entropy_with_logits, 3e-3
     else:
         model = nn.siren(2, 8, 1, 1, omega0=30.0)
         loss, lr = nn.mse, 4e-3
@@ -531,7 +531,12 @@ def run_states(draw: st.DrawFn) -> RunState:
             "holdout_step": [float(k) for k in held],
             "holdout": [draw(psnr) for _ in held],
         },
-        seconds=draw(st.floats(0, 1e6)),
+        seconds=(seconds := draw(st.floats(0, 1e6))),
+        full_accuracy=draw(
+            st.none() | st.tuples(st.integers(0, step - 1), st.floats(0, seconds))
+            if step
+            else st.none()
+        ),
     )
 
 
