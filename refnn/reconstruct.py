@@ -249,7 +249,9 @@ class ReconstructConfig:
     cosine from ``lr`` down to ``lr·lr_decay`` over ``steps`` (1.0: constant). ``seed``
     fixes every random choice: ``random.Random(seed)`` draws the initial parameters,
     ``seed + 1`` the Fourier-feature matrix and ``seed + 2`` the mini-batches. How the
-    defaults were chosen, with the figures measured, is in the README.
+    defaults were chosen, with the figures measured, is in the README. ``render_size``: also
+    write ``render.png`` and ``render_comparison.png``, the trained network sampled at
+    that many pixels along the longer side (:mod:`refnn.render`).
     """
 
     image: str | None = None
@@ -270,6 +272,7 @@ class ReconstructConfig:
     max_pixels: int = MAX_PIXELS
     backend: str = "reference"
     lr_decay: float = 0.1
+    render_size: int | None = None
 
     @property
     def spec(self) -> ModelSpec:
@@ -318,6 +321,10 @@ class ReconstructConfig:
                 "--batch-size must be a positive int",
                 self.batch_size,
             )
+        if self.render_size is not None:
+            from refnn.render import check_render_size
+
+            check_render_size(self.render_size, "--render-size")
         _require(
             isinstance(self.lr_decay, (int, float)) and 0 < self.lr_decay <= 1,
             "lr_decay must be in (0, 1]",
@@ -337,7 +344,7 @@ class ReconstructConfig:
         run may be continued on another backend, though only the same backend continues
         bit for bit). With a decaying learning rate the step budget counts too."""
         d = dataclasses.asdict(self)
-        for k in ("checkpoint_every", "eval_every", "max_pixels", "backend"):
+        for k in ("checkpoint_every", "eval_every", "max_pixels", "backend", "render_size"):
             d.pop(k)
         if self.lr_decay == 1.0:  # a decaying schedule depends on the step budget
             d.pop("steps")
@@ -1023,6 +1030,8 @@ OUTPUT_FILES = frozenset(
         "params.json",
         "metrics.json",
         "checkpoint.json",
+        "render.png",  # with render_size (refnn/render.py)
+        "render_comparison.png",
     }
 )
 
@@ -1061,6 +1070,15 @@ def _outputs(
         "metrics.json": (json.dumps(_jsonable(metrics), indent=2) + "\n").encode(),
         "checkpoint.json": (json.dumps(run.to_json()) + "\n").encode(),
     }
+
+
+def _render_outputs(cfg: ReconstructConfig, image: Image, run: RunState) -> dict[str, bytes]:
+    """``render.png`` and ``render_comparison.png`` with ``render_size``, else nothing."""
+    if cfg.render_size is None:
+        return {}
+    from refnn.render import render_files
+
+    return render_files(cfg, run.params, image, cfg.render_size, run.step)
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
@@ -1270,9 +1288,13 @@ class Plan:
                 )
                 run = session.train(out)
                 metrics, recon = _measure(cfg, self.data, run)
-                write_set(
-                    out, _outputs(cfg, self.data.image, recon, run, metrics), last="metrics.json"
-                )
+                files = _outputs(cfg, self.data.image, recon, run, metrics)
+                files.update(_render_outputs(cfg, self.data.image, run))
+                write_set(out, files, last="metrics.json")
+                if cfg.render_size is None:  # an earlier render shows another network
+                    from refnn.render import discard_stale_renders
+
+                    discard_stale_renders(out)
         except BaseException:
             for folder in created:  # what this call created and left empty
                 if not _remove_if_empty(folder):
