@@ -11,13 +11,16 @@ coarser) grid and writes two files:
 * ``render_comparison.png``: a bicubic upscale (Pillow's ``BICUBIC``) of the training
   image (the run's ``original.png``) beside the render at the same size, labelled.
 
-**What a render is, and is not.** The render shows the function the network learned from
-the training pixels, sampled between them: a *smooth interpolation* whose character comes
-from the model (SIREN's sines, the Fourier features' frequencies, a ReLU network's
-facets), not new detail. Nothing finer than the training image was ever seen; compare the
-render with the bicubic upscale beside it, which interpolates the same pixels by a fixed
-rule. At the training size the render *is* the run's ``reconstruction.png``, pixel for
-pixel on the reference backend (``tests/test_render.py`` checks this).
+**What a render is, and is not.** The render shows the continuous function the network
+learned from the training pixels, sampled between them: an interpolation learned from
+those pixels, whose character comes from the model (SIREN's sines, the Fourier features'
+frequencies, a ReLU network's facets), *not new detail*. Nothing finer than the training
+image was ever seen, and nothing constrained the function between the training pixels:
+a SIREN at ω₀ = 30 shows ripples there that the training image does not have. Compare
+the render with the bicubic upscale beside it, which interpolates the same pixels by a
+fixed rule (``benchmarks/render.py`` scores both against the real photograph). At the
+training size the render *is* the run's ``reconstruction.png``, pixel for pixel on the
+reference backend (``tests/test_render.py`` checks this).
 
 **The grid.** The render's pixel centres cover the same rectangle as the training
 image's: column ``j`` (1-based) of a ``H×W`` render of an ``h×w`` image (``m = max(h, w)``)
@@ -27,12 +30,13 @@ correctly rounded division of integers. For ``H×W = h×w`` these are exactly th
 the training size reproduces the training grid bit for bit.
 
 **Cost.** The grid is evaluated a band of rows at a time (about :data:`CHUNK_PIXELS`
-pixels on the reference backend, more on the array backends), and each band is rounded to
-8 bits at once, so memory is the activations of one band plus the 8-bit images:
-about ``5·N²·channels`` bytes with the bicubic panel and the side-by-side. Time grows as
-N²: on the reference backend a SIREN of the default size takes about 0.1 ms a pixel (about
-two minutes at 1024×1024) and the article's network about 2 ms a pixel; ``--backend
-numpy`` is much faster. N is capped at :data:`MAX_RENDER_SIZE`.
+pixels on the reference backend, 16 times more on the array backends), and each band is
+rounded to 8 bits at once, so memory is the activations of one band plus the 8-bit
+images: the render, the bicubic panel and the side-by-side, about ``5·N²·channels``
+bytes. Time grows as N² and with the network's size: ``benchmarks/render.py`` measured a
+1024×1024 render of the default SIREN at 87 µs a pixel on the reference backend (91 s)
+and 15 times faster with ``--backend numpy``, neither process's memory growing by more
+than 30 MiB. N is capped at :data:`MAX_RENDER_SIZE`.
 """
 
 from __future__ import annotations
@@ -85,12 +89,13 @@ __all__ = [
 RENDER_FILES = ("render.png", "render_comparison.png")
 
 #: The largest N: the render, its bicubic twin and the side-by-side (2N wide) are held
-#: as 8-bit images, about 5·N²·channels bytes (240 MiB for colour at 4096), and beyond it
-#: the reference backend would take hours (about 0.1 ms a pixel for the default SIREN).
+#: as 8-bit images, about 5·N²·channels bytes (240 MiB for colour at 4096), and at 4096
+#: the reference backend already takes about 25 minutes for the default SIREN (87 µs a
+#: pixel in ``benchmarks/render.py``), more for larger networks.
 MAX_RENDER_SIZE = 4096
 
-#: Pixels evaluated at once on the reference backend (its floats are Python objects:
-#: about 20 MB of activations for the default SIREN); array backends take 16 times more.
+#: Pixels evaluated at once on the reference backend (its floats are Python objects, so a
+#: band is kept small); array backends take 16 times more.
 CHUNK_PIXELS = 4096
 
 #: The PNG text key a render carries: a file with it was written by render itself, and
@@ -353,8 +358,9 @@ def comparison(image: Image, rendered: Any, step: int, *, min_height: int = 256)
     footer = _wrap(
         probe,
         font,
-        f"Both from the {image.width}x{image.height} training image. The network's render "
-        f"is a smooth interpolation learned from those pixels, not new detail.",
+        f"Both from the {image.width}x{image.height} training image. Between its pixels "
+        f"the network shows its own interpolation (and the model's artefacts), not new "
+        f"detail.",
         width - 2 * gap,
     )
     top = gap + line_h

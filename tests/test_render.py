@@ -391,3 +391,20 @@ def test_the_help_says_what_a_render_is_and_is_not() -> None:
         )
         text = " ".join(proc.stdout.split())
         assert "not new detail" in text.lower() and "bicubic" in text, command
+
+
+def test_the_render_benchmark_runs_on_a_tiny_image() -> None:
+    pytest.importorskip("numpy")
+    root = Path(__file__).resolve().parents[1]
+    tiny = ["--steps", "3", "--size", "6", "--render", "12", "--time-size", "8"]
+    proc = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "render.py"), *tiny],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for model in ("siren", "fourier", "relu"):
+        assert f"| {model} |" in proc.stdout
+    assert "reference / numpy" in proc.stdout and "load" in proc.stdout
