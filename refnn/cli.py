@@ -218,8 +218,8 @@ def _render_option(p: Any, d: Any) -> None:
         default=d.render_size,
         metavar="N",
         help="also write render.png, the trained network sampled with N pixels along the "
-        "longer side, and render_comparison.png beside a bicubic upscale (see refnn render "
-        "--help: interpolation, not new detail)",
+        "longer side (on --backend), and render_comparison.png beside a bicubic upscale "
+        "(see refnn render --help: interpolation, not new detail)",
     )
 
 

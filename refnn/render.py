@@ -187,21 +187,21 @@ def load_run(run_dir: str | os.PathLike[str]) -> TrainedRun:
     if checkpoint is not None and (metrics is None or checkpoint.step > _steps(metrics, folder)):
         cfg = _config(checkpoint.config, folder / "checkpoint.json")
         image = _training_image(folder, cfg, checkpoint.image_sha256)
+        if max(image.shape) != cfg.size:
+            raise RenderError(f"{folder} is corrupt: original.png is not the checkpoint's size")
         params = _fit(checkpoint.params, cfg, image, folder / "checkpoint.json")
         return TrainedRun(folder, cfg, params, checkpoint.step, image, "checkpoint.json")
     assert metrics is not None
     cfg = _config(metrics, folder / "metrics.json")
     image = _training_image(folder, cfg, None)
     _check_size(image, metrics, folder)
-    like = build_model(cfg, image.num_channels).init(random.Random(0))
     try:
-        params = load_params(folder / "params.json", like=like)
+        params = load_params(folder / "params.json")
     except FileNotFoundError:
         raise RenderError(f"{folder} has metrics.json but no params.json: it is corrupt") from None
     except ParamsFormatError as exc:
-        raise RenderError(
-            f"{folder / 'params.json'} is corrupt or not this run's ({exc})"
-        ) from None
+        raise RenderError(f"{folder / 'params.json'} is corrupt ({exc})") from None
+    params = _fit(params, cfg, image, folder / "params.json")
     return TrainedRun(folder, cfg, params, _steps(metrics, folder), image, "params.json")
 
 
@@ -288,13 +288,20 @@ def _check_size(image: Image, metrics: dict[str, Any], folder: Path) -> None:
 
 
 def _fit(params: Any, cfg: ReconstructConfig, image: Image, path: Path) -> Any:
-    """``params`` if they fit the network ``cfg`` builds, else :class:`RenderError`."""
-    like = build_model(cfg, image.num_channels).init(random.Random(0))
+    """``params`` if they fit the network ``cfg`` builds, else :class:`RenderError`. A
+    network has at least ``width·depth`` parameters (its hidden biases) and as many as its
+    Fourier features: sizes beyond the file's are refused before the network is built."""
+    count = nn.n_params(params)
+    sizes = (int(cfg.width or 0) * int(cfg.depth or 0), cfg.fourier_features)
     a, ta = nn.tree_flatten(params)
-    b, tb = nn.tree_flatten(like)
-    if ta != tb or [x.shape for x in a] != [x.shape for x in b]:
-        raise RenderError(f"{path} is corrupt (its parameters do not fit the {cfg.model} model)")
-    return params
+    if max(sizes) <= count:
+        b, tb = nn.tree_flatten(build_model(cfg, image.num_channels).init(random.Random(0)))
+        if ta == tb and [x.shape for x in a] == [x.shape for x in b]:
+            return params
+    raise RenderError(
+        f"{path} is corrupt or not this run's (its {count} parameters do not fit the "
+        f"{cfg.model} model of width {cfg.width} and depth {cfg.depth})"
+    )
 
 
 # ------------------------------------------------------------------------ rendering

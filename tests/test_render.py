@@ -317,6 +317,7 @@ BROKEN_RUNS = {
         lambda run: _corrupt_metrics(run, width=9),
         "params.json",
     ),
+    "absurd width": (lambda run: _corrupt_metrics(run, width=10**9), "params.json"),
     "params missing": (lambda run: (run / "params.json").unlink(), "no params.json"),
     "metrics not json": (lambda run: (run / "metrics.json").write_text("{"), "metrics.json"),
     "metrics a list": (lambda run: (run / "metrics.json").write_text("[]"), "metrics.json"),
