@@ -1,4 +1,5 @@
-"""The ``refnn`` command: ``refnn reconstruct``, ``refnn conform``, ``refnn vectors``.
+"""The ``refnn`` command: ``refnn reconstruct``, ``refnn render``, ``refnn conform``,
+``refnn vectors``.
 
 Errors a user can cause (a bad image, an unwritable folder, a corrupt checkpoint, a
 diverging run) print one line on stderr and exit with a non-zero code, without a traceback.
@@ -95,6 +96,7 @@ def _reconstruct_parser(sub: Any) -> None:
     )
     _model_options(p, d)
     _run_options(p, d)
+    _render_option(p, d)
     p.set_defaults(func=_run_reconstruct)
 
     def one_line_usage_error(message: str) -> None:  # argparse prints usage + error: 2 lines
@@ -210,6 +212,18 @@ def _run_options(p: Any, d: Any) -> None:
         "'package.module:object'; the results are measured on the reference",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _render_option(p: Any, d: Any) -> None:
+    p.add_argument(
+        "--render-size",
+        type=_positive_int,
+        default=d.render_size,
+        metavar="N",
+        help="also write render.png, the trained network sampled with N pixels along the "
+        "longer side (on --backend), and render_comparison.png beside a bicubic upscale "
+        "(see refnn render --help: interpolation, not new detail)",
+    )
 
 
 def _one_line(text: str) -> str:
@@ -354,6 +368,116 @@ def _summary(m: dict[str, Any]) -> str:
     )
 
 
+def _render_parser(sub: Any) -> None:
+    from refnn.render import MAX_RENDER_SIZE, RENDER_FILES
+
+    p = sub.add_parser(
+        "render",
+        help="sample a trained run's network at any resolution",
+        description=(
+            f"Evaluate the network of a finished (or checkpointed) refnn reconstruct run on "
+            f"a finer grid and write {RENDER_FILES[0]} and {RENDER_FILES[1]} (a bicubic "
+            "upscale of the training image | the render, at the same size). The render is "
+            "the network's continuous function sampled between the training pixels: an "
+            "interpolation learned from them, shaped by the model (a SIREN shows ripples), "
+            "NOT new detail; compare it with the bicubic upscale. At the training size it "
+            "is the run's reconstruction.png. A run interrupted before its end is rendered "
+            "from its checkpoint."
+        ),
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="the folder of a refnn reconstruct run")
+    p.add_argument(
+        "--size",
+        type=_positive_int,
+        required=True,
+        metavar="N",
+        help=f"pixels along the longer side of the training image (the other side keeps "
+        f"the aspect ratio); at most {MAX_RENDER_SIZE}: time and memory grow as N²",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="FOLDER",
+        help="the folder to write the two files into (default: RUN_DIR; created if missing)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace files of those names that refnn render did not write (an earlier "
+        "render is always replaced)",
+    )
+    p.add_argument(
+        "--backend",
+        default="reference",
+        help="where the network is evaluated: 'reference' (pure Python, the default, "
+        "about 0.1 ms a pixel for the default SIREN), 'numpy' (much faster), 'torch', or "
+        "'package.module:object'",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_render)
+
+    def one_line_usage_error(message: str) -> None:
+        p.exit(2, f"refnn: error: {_one_line(message)} (see refnn render --help)\n")
+
+    p.error = one_line_usage_error
+
+
+def _run_render(args: argparse.Namespace) -> int:
+    from refnn.errors import RefnnError
+    from refnn.render import render_run
+
+    if args.backend == "numpy":  # as for reconstruct: one BLAS thread unless told
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
+    bars, progress = _rows_bar(args.quiet)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = render_run(
+                args.run_dir,
+                args.size,
+                out=args.out,
+                force=args.force,
+                backend=args.backend,
+                progress=progress,
+            )
+        except KeyboardInterrupt:
+            return _fail("interrupted", 130, caught)
+        except MemoryError:
+            return _fail("out of memory: use a smaller --size", 1, caught)
+        except (RefnnError, ValueError, OSError) as exc:
+            return _fail(str(exc), 2, caught)
+        finally:
+            for bar in bars:
+                bar.close()
+    h, w = result.shape
+    print(
+        f"rendered {result.run.config.model} (step {result.run.step}, trained at "
+        f"{result.run.image.width}×{result.run.image.height}) at {w}×{h}: "
+        + ", ".join(str(f) for f in result.files)
+    )
+    return 0
+
+
+def _rows_bar(quiet: bool) -> tuple[list[Any], Any]:
+    """(a list holding the tqdm bar over the render's rows once the first rows are
+    done, the progress hook that draws it, or None): no bar before the checks pass."""
+    bars: list[Any] = []
+    if quiet:
+        return bars, None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return bars, None
+
+    def progress(done: int, rows: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=rows, file=sys.stderr, unit="row", dynamic_ncols=True))
+        bars[0].update(done - bars[0].n)
+
+    return bars, progress
+
+
 def _add_passthrough(sub: Any, name: str, help_text: str) -> None:
     p = sub.add_parser(name, help=help_text, add_help=False)
     p.add_argument("rest", nargs=argparse.REMAINDER)
@@ -386,6 +510,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"refnn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _reconstruct_parser(sub)
+    _render_parser(sub)
     _add_passthrough(sub, "conform", "hold a backend against the reference, op by op")
     _add_passthrough(sub, "accuracy", "each op's worst error per backend, side by side")
     _add_passthrough(sub, "vectors", "export golden vectors (refnn vectors export DIR)")

@@ -252,7 +252,10 @@ class ReconstructConfig:
     ``seed + 1`` the Fourier-feature matrix and ``seed + 2`` the mini-batches.
     ``checkpoint_every``: write ``checkpoint.json`` every that many steps (``None``: every
     :data:`CHECKPOINT_SECONDS` seconds of training, so that saving costs little whatever a
-    step costs). How the defaults were chosen, with the figures measured, is in the README.
+    step costs). ``render_size``: also write ``render.png`` and ``render_comparison.png``,
+    the trained network sampled at that many pixels along the longer side
+    (:mod:`refnn.render`). How the defaults were chosen, with the figures measured, is in
+    the README.
     """
 
     image: str | None = None
@@ -273,6 +276,7 @@ class ReconstructConfig:
     max_pixels: int = MAX_PIXELS
     backend: str = "reference"
     lr_decay: float = 0.1
+    render_size: int | None = None
 
     @property
     def spec(self) -> ModelSpec:
@@ -327,6 +331,10 @@ class ReconstructConfig:
                 "--batch-size must be a positive int",
                 self.batch_size,
             )
+        if self.render_size is not None:
+            from refnn.render import check_render_size
+
+            check_render_size(self.render_size, "--render-size")
         _require(
             isinstance(self.lr_decay, (int, float)) and 0 < self.lr_decay <= 1,
             "lr_decay must be in (0, 1]",
@@ -346,7 +354,7 @@ class ReconstructConfig:
         run may be continued on another backend, though only the same backend continues
         bit for bit). With a decaying learning rate the step budget counts too."""
         d = dataclasses.asdict(self)
-        for k in ("checkpoint_every", "eval_every", "max_pixels", "backend"):
+        for k in ("checkpoint_every", "eval_every", "max_pixels", "backend", "render_size"):
             d.pop(k)
         if self.lr_decay == 1.0:  # a decaying schedule depends on the step budget
             d.pop("steps")
@@ -1115,6 +1123,8 @@ OUTPUT_FILES = frozenset(
         "params.json",
         "metrics.json",
         "checkpoint.json",
+        "render.png",  # with render_size (refnn/render.py)
+        "render_comparison.png",
     }
 )
 
@@ -1153,6 +1163,15 @@ def _outputs(
         "metrics.json": (json.dumps(_jsonable(metrics), indent=2) + "\n").encode(),
         "checkpoint.json": (json.dumps(run.to_json()) + "\n").encode(),
     }
+
+
+def _render_outputs(cfg: ReconstructConfig, image: Image, run: RunState) -> dict[str, bytes]:
+    """``render.png`` and ``render_comparison.png`` with ``render_size``, else nothing."""
+    if cfg.render_size is None:
+        return {}
+    from refnn.render import render_files
+
+    return render_files(cfg, run.params, image, cfg.render_size, run.step)
 
 
 def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
@@ -1362,9 +1381,13 @@ class Plan:
                 )
                 run = session.train(out)
                 metrics, recon = _measure(cfg, self.data, run)
-                write_set(
-                    out, _outputs(cfg, self.data.image, recon, run, metrics), last="metrics.json"
-                )
+                files = _outputs(cfg, self.data.image, recon, run, metrics)
+                files.update(_render_outputs(cfg, self.data.image, run))
+                write_set(out, files, last="metrics.json")
+                if cfg.render_size is None:  # an earlier render shows another network
+                    from refnn.render import discard_stale_renders
+
+                    discard_stale_renders(out)
         except BaseException:
             for folder in created:  # what this call created and left empty
                 if not _remove_if_empty(folder):
