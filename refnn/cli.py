@@ -115,7 +115,9 @@ def _model_options(p: Any, d: Any) -> None:
         help="; ".join(f"{name}: {spec.summary}, for {spec.suits}" for name, spec in MODELS.items())
         + " (default: %(default)s)",
     )
-    defaults = ", ".join(f"{m} {s.width}×{s.depth} lr {s.lr:g}" for m, s in MODELS.items())
+    defaults = ", ".join(
+        f"{m} {s.width}×{s.depth} lr {s.lr:g} {s.steps} steps" for m, s in MODELS.items()
+    )
     p.add_argument(
         "--width",
         type=_positive_int,
@@ -145,7 +147,10 @@ def _run_options(p: Any, d: Any) -> None:
     from refnn.reconstruct import CHECKPOINT_SECONDS
 
     p.add_argument(
-        "--steps", type=_positive_int, default=d.steps, help="training steps (default: %(default)s)"
+        "--steps",
+        type=_positive_int,
+        default=d.steps,
+        help="training steps (default: the model's, as for --width)",
     )
     p.add_argument(
         "--lr-decay",
@@ -311,7 +316,7 @@ def _reconstruct_command(
         say = _Say(args.quiet)
         for line in plan.notes():
             say(_one_line(line))
-        bar, progress = _progress_bar(plan.config.steps, args.quiet)
+        bar, progress = _progress_bar(plan.steps, args.quiet)
         say.bar = bar
         result = plan.run(progress, None if args.quiet else say)
     except Interrupted as exc:

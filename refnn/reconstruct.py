@@ -121,7 +121,8 @@ Builder = Callable[["ReconstructConfig", int, int, int], nn.Sequential]
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One row of :data:`MODELS`: a model's defaults and what training it means.
+    """One row of :data:`MODELS`: a model's defaults (width, depth, Adam's rate and the
+    step budget) and what training it means.
 
     ``build(config, width, depth, channels)`` makes the network from 2 coordinates to
     ``channels`` outputs. ``loss(output, targets)`` is minimised; ``link`` turns the
@@ -137,6 +138,7 @@ class ModelSpec:
     depth: int
     lr: float
     build: Builder
+    steps: int = 800
     loss: Callable[[Any, Any], Any] = nn.mse
     link: Callable[[Any], Any] | None = None
     settings: tuple[str, ...] = ()
@@ -177,10 +179,11 @@ def _article(cfg: ReconstructConfig, width: int, depth: int, channels: int) -> n
 MODELS: dict[str, ModelSpec] = {
     "siren": ModelSpec(
         "sine layers sin(ω₀·(xW + b)), SIREN initialisation",
-        24,
-        2,
-        4e-3,
+        18,
+        3,
+        5e-3,
         _siren,
+        steps=500,
         settings=("omega0",),
         suits="photographs and any detailed grayscale or colour image",
     ),
@@ -263,7 +266,7 @@ class ReconstructConfig:
     model: str = "siren"
     width: int | None = None
     depth: int | None = None
-    steps: int = 800
+    steps: int | None = None
     lr: float | None = None
     batch_size: int | None = None
     seed: int = 0
@@ -302,6 +305,7 @@ class ReconstructConfig:
             width=spec.width if self.width is None else self.width,
             depth=spec.depth if self.depth is None else self.depth,
             lr=spec.lr if self.lr is None else self.lr,
+            steps=spec.steps if self.steps is None else self.steps,
         )
         out._check()
         return out
@@ -363,7 +367,8 @@ class ReconstructConfig:
     def learning_rate(self) -> LearningRate:
         """Adam's rate: ``lr``, or its cosine decay to ``lr·lr_decay`` over ``steps``."""
         lr = float(_resolved(self, "lr"))
-        return lr if self.lr_decay == 1.0 else nn.cosine(lr, self.steps, lr * self.lr_decay)
+        steps = _resolved(self, "steps")
+        return lr if self.lr_decay == 1.0 else nn.cosine(lr, steps, lr * self.lr_decay)
 
 
 def _positive_int(v: Any) -> bool:
@@ -693,7 +698,7 @@ def _load_checkpoint(path: Path, fresh: RunState, cfg: ReconstructConfig) -> Run
     theirs, ours = (run.params, run.adam.m, run.adam.v), (fresh.params, fresh.adam.m, fresh.adam.v)
     if not _same_shapes(theirs, ours):
         raise CheckpointError(f"--resume: {path} is corrupt (its parameters do not fit the model)")
-    if run.step > cfg.steps:
+    if run.step > _resolved(cfg, "steps"):
         raise CheckpointError(
             f"--resume: {path} is at step {run.step}, beyond --steps "
             f"{cfg.steps}: ask for at least as many steps"
@@ -872,6 +877,7 @@ class _Session:
         notify: Callable[[str], None] | None = None,
     ) -> None:
         self.cfg, self.spec, self.data, self.conv = cfg, cfg.spec, data, conv
+        self.steps: int = _resolved(cfg, "steps")
         self.run, self.ckpt, self.progress, self.notify = run, ckpt, progress, notify
         self.model = conv.model(build_model(cfg, data.image.num_channels))
         rng = random.Random()
@@ -946,7 +952,7 @@ class _Session:
         self.history["step"].append(r.step)
         self.history["psnr"].append(psnr_now)
         held = self.data.held_rows
-        if held and (r.step % self.cfg.eval_every == 0 or r.step == self.cfg.steps):
+        if held and (r.step % self.cfg.eval_every == 0 or r.step == self.steps):
             pred = self.predict(r.params, self.data.coords)
             self.history["holdout_step"].append(r.step)
             self.history["holdout"].append(_psnr_from_mse(_mse_rows(pred, self.data.targets, held)))
@@ -964,7 +970,7 @@ class _Session:
         """The time the remaining steps will take, from the steps timed so far."""
         done = step - self.run.step
         per_step = (time.perf_counter() - self.t0) / done
-        left = self.cfg.steps - step
+        left = self.steps - step
         text = (
             f"about {_duration(per_step * left)} for the {left} remaining steps "
             f"({_duration(per_step)} a step, from {done} timed steps)"
@@ -988,7 +994,7 @@ class _Session:
         Ctrl-C, after saving a checkpoint of the last finished step."""
         step_fn = nn.make_step(self.model, self.loss, nn.Adam(self.cfg.learning_rate()))
         params, adam = _convert(self.conv.to_backend, self.run.params, self.run.adam)
-        batches = itertools.islice(self.batches, max(0, self.cfg.steps - self.run.step))
+        batches = itertools.islice(self.batches, max(0, self.steps - self.run.step))
         self.t0 = self.step_end = self.last_save = time.perf_counter()
         try:
             end = train_loop(
@@ -1336,6 +1342,12 @@ class Plan:
     data: _Data
     conv: _Converters
     fresh: RunState
+
+    @property
+    def steps(self) -> int:
+        """The run's step budget: ``steps``, or the model's default from :data:`MODELS`."""
+        steps: int = _resolved(self.config, "steps")
+        return steps
 
     def notes(self) -> list[str]:
         """What a user should know before the run starts: the image's size change, the
