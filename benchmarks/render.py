@@ -12,7 +12,7 @@ numpy backend, each in a fresh process as ``refnn render`` runs (GC on, as a use
 it), and prints the wall-clock time, the time per pixel, the ratio of the two backends
 and each process's peak resident memory.
 
-    python benchmarks/render.py                      # 800 steps, 256 render, 1024 timing
+    python benchmarks/render.py                      # default steps, 256 render, 1024 timing
     python benchmarks/render.py --steps 5 --size 8 --render 16 --time-size 16   # smoke test
 """
 
@@ -74,7 +74,7 @@ def timing(folder: Path, n: int, backend: str, out: Path) -> tuple[float, int, i
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=800)
+    ap.add_argument("--steps", type=int, default=None, help="default: each model's own")
     ap.add_argument("--size", type=int, default=32, help="training size (default 32)")
     ap.add_argument("--render", type=int, default=256, help="render size (default 256)")
     ap.add_argument("--time-size", type=int, default=1024, help="timed render size")
@@ -82,7 +82,8 @@ def main() -> int:
     load_before = loadavg()
     print(load_line("before"))
     print(
-        f"\ncamera trained at {args.size}×{args.size} ({args.steps} steps, numpy backend), "
+        f"\ncamera trained at {args.size}×{args.size} "
+        f"({args.steps or 'the models’ default'} steps, numpy backend), "
         f"rendered at {args.render}×{args.render}; PSNR against the camera at "
         f"{args.render}×{args.render}\n"
     )

@@ -45,6 +45,13 @@ def test_reconstruction_benchmark_runs_on_a_tiny_image() -> None:
         assert f"| {model} |" in out
 
 
+def test_the_spiral_demo_checks_the_command_against_a_bare_loop() -> None:
+    pytest.importorskip("numpy")
+    out = run("reconstruction.py", "--skip-camera", "--spiral-rounds", "1", "--spiral-steps", "4")
+    assert "final parameters identical to a bare loop" in out
+    assert "bookkeeping" in out and "every pixel right in 0 of 1 rounds only" in out
+
+
 def test_backend_overhead_checks_agreement_before_timing() -> None:
     pytest.importorskip("numpy")
     out = run("backend_overhead.py", "--repeat", "1", "--seconds", "0.01", "--siren-size", "12")
