@@ -216,6 +216,12 @@ def _run_options(p: Any, d: Any) -> None:
         "'numpy', 'torch' (PyTorch float64, if installed) or "
         "'package.module:object'; the results are measured on the reference",
     )
+    p.add_argument(
+        "--device",
+        default=d.device,
+        help="with --backend torch: where to train, 'cpu' (the default), 'cuda', 'cuda:N' "
+        "or 'mps' (float32, the device has no float64); the same command on a GPU",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

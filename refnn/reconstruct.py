@@ -257,8 +257,10 @@ class ReconstructConfig:
     :data:`CHECKPOINT_SECONDS` seconds of training, so that saving costs little whatever a
     step costs). ``render_size``: also write ``render.png`` and ``render_comparison.png``,
     the trained network sampled at that many pixels along the longer side
-    (:mod:`refnn.render`). How the defaults were chosen, with the figures measured, is in
-    the README.
+    (:mod:`refnn.render`). ``device``: where the torch backend trains (``"cpu"``,
+    ``"cuda"``, ``"cuda:N"`` or ``"mps"``, which has no float64 and so trains in float32;
+    ``None``: the CPU), only with ``backend="torch"``. How the defaults were chosen, with
+    the figures measured, is in the README.
     """
 
     image: str | None = None
@@ -280,6 +282,7 @@ class ReconstructConfig:
     backend: str = "reference"
     lr_decay: float = 0.1
     render_size: int | None = None
+    device: str | None = None
 
     @property
     def spec(self) -> ModelSpec:
@@ -351,14 +354,28 @@ class ReconstructConfig:
                 f"{name} must be a positive finite number",
                 v,
             )
+        if self.device is not None:
+            _require(isinstance(self.device, str), "--device must be a string", self.device)
+            if self.backend != "torch":
+                raise ConfigError(
+                    f"--device {self.device} is for the torch backend: add --backend torch "
+                    f"(the {self.backend} backend runs on the CPU)"
+                )
 
     def identity(self) -> dict[str, Any]:
         """The fields a checkpoint must agree on to be resumed (all but the step budget,
-        the bookkeeping intervals and the backend: a checkpoint stores exact floats, so a
-        run may be continued on another backend, though only the same backend continues
-        bit for bit). With a decaying learning rate the step budget counts too."""
+        the bookkeeping intervals, the backend and its device: a checkpoint stores exact
+        floats, so a run may be continued on another backend, though only the same backend
+        continues bit for bit). With a decaying learning rate the step budget counts too."""
         d = dataclasses.asdict(self)
-        for k in ("checkpoint_every", "eval_every", "max_pixels", "backend", "render_size"):
+        for k in (
+            "checkpoint_every",
+            "eval_every",
+            "max_pixels",
+            "backend",
+            "render_size",
+            "device",
+        ):
             d.pop(k)
         if self.lr_decay == 1.0:  # a decaying schedule depends on the step budget
             d.pop("steps")
@@ -764,13 +781,15 @@ class _Converters:
     to_matrix: Callable[[Any], Any]
 
     @classmethod
-    def load(cls, backend: str) -> _Converters:
+    def load(cls, backend: str, device: str | None = None) -> _Converters:
         if backend == "reference":
             return cls(_identity, _identity)
         from refnn import backends
 
         try:
-            be = backends.load(backend)
+            be = backends.load(backend if device is None else _torch_on(device))
+        except ConfigError:
+            raise
         except ImportError as exc:  # numpy or torch is an optional extra
             raise ConfigError(
                 f"the {backend!r} backend needs the module {exc.name!r}, which is not installed"
@@ -802,6 +821,18 @@ class _Converters:
                 for layer in model.layers
             )
         )
+
+
+def _torch_on(device: str) -> Any:
+    """The torch backend on ``device`` (float32 on MPS, which has no float64), or a
+    :class:`ConfigError` saying why the device cannot be used."""
+    from refnn.backends.torch import TorchBackend
+
+    dtype = "float32" if device.partition(":")[0] == "mps" else "float64"
+    try:
+        return TorchBackend(device=device, dtype=dtype)
+    except (ValueError, RuntimeError) as exc:
+        raise ConfigError(f"--device {device}: {exc}") from None
 
 
 def _identity(x: Any) -> Any:
@@ -1355,7 +1386,8 @@ class Plan:
         cfg = self.config
         lines = [
             f"{cfg.image or 'camera'}: {self.size_change} pixels, {cfg.model} model, "
-            f"{cfg.steps} steps on the {cfg.backend} backend, into {self.out}"
+            f"{cfg.steps} steps on the {cfg.backend} backend"
+            f"{'' if cfg.device is None else ' (device ' + cfg.device + ')'}, into {self.out}"
         ]
         binary = all(v in (0.0, 1.0) for v in self.data.targets.data)
         if cfg.model == "article" and not binary:
@@ -1435,7 +1467,7 @@ def prepare(
     if out is not None and os.fspath(out) == "":
         raise ConfigError("--out is empty: name a folder for the run")
     _check_out(out_dir, resume=resume, force=force)
-    conv = _Converters.load(cfg.backend)
+    conv = _Converters.load(cfg.backend, cfg.device)
     info = probe_image(cfg.image, size=cfg.size, max_pixels=cfg.max_pixels)
     _check_memory(cfg, info)
     data = _load_data(cfg)

@@ -737,3 +737,22 @@ def test_bad_input_draws_no_progress_bar(
         assert main(["reconstruct", *bad, "--steps", "3"]) == 2  # not --quiet
         err = capsys.readouterr().err
         assert len(err.splitlines()) == 1 and "%|" not in err and "step/s" not in err, err
+
+
+@pytest.mark.parametrize("backend", ["reference", "numpy"])
+def test_device_is_for_the_torch_backend_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], backend: str
+) -> None:
+    with pytest.raises(ConfigError, match="--device cuda is for the torch backend"):
+        ReconstructConfig(backend=backend, device="cuda").resolved()
+    out = tmp_path / "o"
+    assert main(["reconstruct", "--backend", backend, "--device", "cpu", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "add --backend torch" in err, err
+    assert not out.exists()
+
+
+def test_device_is_not_part_of_a_runs_identity() -> None:
+    a = ReconstructConfig(backend="torch", device="cpu").resolved()
+    assert "device" not in a.identity()
+    assert a.identity() == dataclasses.replace(a, device=None, backend="numpy").identity()
