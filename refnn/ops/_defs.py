@@ -128,6 +128,7 @@ def _add_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(
+    vjp_reads=(),
     arity=2,
     shape=same_shape("element-wise addition"),
     vjp=_add_vjp,
@@ -151,6 +152,7 @@ def _sub_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(
+    vjp_reads=(),
     arity=2,
     shape=same_shape("element-wise subtraction"),
     vjp=_sub_vjp,
@@ -172,7 +174,7 @@ def _neg_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
     return (neg(g),)
 
 
-@defop(arity=1, vjp=_neg_vjp, spec=lambda A: -A, bound=_NOOP, formula="−A", rule="−g")
+@defop(arity=1, vjp=_neg_vjp, spec=lambda A: -A, bound=_NOOP, formula="−A", rule="−g", vjp_reads=())
 def neg(A: Mat) -> Mat:
     """−A. Exact.
 
@@ -189,6 +191,7 @@ def _hadamard_vjp(
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=2,
     shape=same_shape("the Hadamard product ⊙"),
     vjp=_hadamard_vjp,
@@ -211,6 +214,7 @@ def _scale_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -
 
 
 @defop(
+    vjp_reads=(),
     arity=1,
     params=("c",),
     scalar_first=True,
@@ -238,6 +242,7 @@ def _add_scalar_vjp(
 
 
 @defop(
+    vjp_reads=(),
     arity=1,
     params=("c",),
     vjp=_add_scalar_vjp,
@@ -316,6 +321,7 @@ def _matmul_vjp(
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=2,
     shape=_matmul_shape,
     vjp=_matmul_vjp,
@@ -343,6 +349,7 @@ def _transpose_vjp(
 
 
 @defop(
+    vjp_reads=(),
     arity=1,
     shape=lambda a: (a[1], a[0]),
     vjp=_transpose_vjp,
@@ -390,6 +397,7 @@ def _broadcast_vjp(
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     params=("m", "n"),
     int_params=("m", "n"),
@@ -442,6 +450,7 @@ def _add_row_vjp(
 
 
 @defop(
+    vjp_reads=(),
     arity=2,
     shape=_add_row_shape,
     vjp=_add_row_vjp,
@@ -535,6 +544,7 @@ def _slice_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     params=("j1", "j2"),
     int_params=("j1", "j2"),
@@ -562,6 +572,7 @@ def _sum_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     shape=lambda a: (1, 1),
     vjp=_sum_vjp,
@@ -580,6 +591,7 @@ def sum(A: Mat) -> Mat:
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     shape=lambda a: (1, a[1]),
     vjp=_sum_vjp,
@@ -598,6 +610,7 @@ def sum_rows(A: Mat) -> Mat:
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     shape=lambda a: (a[0], 1),
     vjp=_sum_vjp,
@@ -621,6 +634,7 @@ def _mean_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     shape=lambda a: (1, 1),
     vjp=_mean_vjp,
@@ -652,6 +666,7 @@ def _exp_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(
+    vjp_reads=("output",),
     arity=1,
     vjp=_exp_vjp,
     spec=lambda A: A.applyfunc(_sp().exp),
@@ -675,6 +690,7 @@ def _log_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     vjp=_log_vjp,
     spec=lambda A: A.applyfunc(_sp().log),
@@ -697,6 +713,7 @@ def _sqrt_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
 
 
 @defop(
+    vjp_reads=("output",),
     arity=1,
     vjp=_sqrt_vjp,
     spec=lambda A: A.applyfunc(_sp().sqrt),
@@ -726,6 +743,7 @@ def _pow_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     params=("p",),
     vjp=_pow_vjp,
@@ -753,6 +771,7 @@ def _square_vjp(
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     vjp=_square_vjp,
     spec=lambda A: A.applyfunc(lambda x: x**2),
@@ -774,6 +793,7 @@ def _tanh_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
 
 
 @defop(
+    vjp_reads=("output",),
     arity=1,
     vjp=_tanh_vjp,
     spec=lambda A: A.applyfunc(_sp().tanh),
@@ -797,6 +817,7 @@ def _sigmoid_vjp(
 
 
 @defop(
+    vjp_reads=("output",),
     arity=1,
     vjp=_sigmoid_vjp,
     formula="σ(A) = 1/(1 + e⁻ᴬ)",
@@ -825,6 +846,7 @@ def _softplus_vjp(
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     vjp=_softplus_vjp,
     formula="log(1 + eᴬ)",
@@ -849,6 +871,7 @@ def _sin_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     vjp=_sin_vjp,
     spec=lambda A: A.applyfunc(_sp().sin),
@@ -871,6 +894,7 @@ def _cos_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     vjp=_cos_vjp,
     spec=lambda A: A.applyfunc(_sp().cos),
@@ -893,6 +917,7 @@ def _step_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
 
 
 @defop(
+    vjp_reads=(),
     arity=1,
     vjp=_step_vjp,
     formula="step(A): 1 where A > 0, else 0",
@@ -923,6 +948,7 @@ def _relu_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     vjp=_relu_vjp,
     formula="max(A, 0)",
@@ -957,6 +983,7 @@ def _leaky_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     params=("slope",),
     vjp=_leaky_vjp,
@@ -996,6 +1023,7 @@ def _clip_shape(a: Shape, lo: Any, hi: Any) -> Shape:
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     params=("lo", "hi"),
     shape=_clip_shape,
@@ -1045,6 +1073,7 @@ def _row_shifts(A: Mat) -> list[Any]:
 
 
 @defop(
+    vjp_reads=("output",),
     arity=1,
     vjp=_softmax_vjp,
     spec=_softmax_spec,
@@ -1080,6 +1109,7 @@ def _log_softmax_vjp(
 
 
 @defop(
+    vjp_reads=("output",),
     arity=1,
     vjp=_log_softmax_vjp,
     formula="yᵢⱼ = Aᵢⱼ − log Σₖ e^Aᵢₖ, row by row",
