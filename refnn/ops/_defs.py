@@ -89,6 +89,13 @@ def const(p: Any, like: Value) -> Any:
 def _map1(A: Mat, fname: str) -> Mat:
     f = A.domain.fn(fname)
     m, n = A.shape
+    if A.domain is scalars.FLOAT:
+        raw = scalars.FLOAT_UNCHECKED.get(fname)
+        if raw is not None:  # the C function, without a Python call per entry
+            try:
+                return Matrix._new(m, n, tuple(map(raw, A.data)), A.domain)
+            except ValueError:
+                pass  # an entry the checked function refuses: it raises the DomainError
     return Matrix._new(m, n, tuple(map(f, A.data)), A.domain)
 
 
