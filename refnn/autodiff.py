@@ -61,22 +61,38 @@ class _Trace:
 
 
 class _Node:
-    """How a traced value was made: the op, its (untraced) input values and parameters, and
-    for each input the tracer of this trace it came from (``None`` for a constant)."""
+    """One entry of the tape: how a traced value was made.
 
-    __slots__ = ("inputs", "params", "parents", "spec")
+    ``idx`` orders the tape (the counter of the trace); ``spec`` is the op, ``None`` for an
+    argument of ``f`` (a leaf); ``parents`` holds, per input, the node of this trace it came
+    from (``None`` for a constant); ``params`` are the op's parameters. The op's input
+    values (``inputs``) and its output (``value``) are kept only if its VJP reads them
+    (:attr:`OpSpec.vjp_reads_inputs`, :attr:`OpSpec.vjp_reads_output`), and a node refers
+    to its parents' nodes, never to their tracers: so the tape does not keep alive a matrix
+    no VJP needs, such as the ``X @ W`` under ``+ b`` or the pre-activation under ``tanh``.
+    """
+
+    __slots__ = ("idx", "inputs", "params", "parents", "spec", "value")
 
     def __init__(
         self,
-        spec: OpSpec,
+        idx: int,
+        spec: OpSpec | None,
         inputs: tuple[Any, ...],
         params: tuple[Any, ...],
-        parents: tuple[Tracer | None, ...],
+        parents: tuple[_Node | None, ...],
+        value: Any,
     ) -> None:
+        self.idx = idx
         self.spec = spec
         self.inputs = inputs
         self.params = params
         self.parents = parents
+        self.value = value
+
+
+def _leaf_node(trace: _Trace) -> _Node:
+    return _Node(next(trace.counter), None, (), (), (), None)
 
 
 class Tracer(OpsOperators):
@@ -86,13 +102,12 @@ class Tracer(OpsOperators):
     only inside functions passed to :func:`grad`, :func:`value_and_grad` or :func:`vjp`.
     """
 
-    __slots__ = ("_idx", "_node", "_trace", "_value")
+    __slots__ = ("_node", "_trace", "_value")
 
-    def __init__(self, value: Any, trace: _Trace, node: _Node | None) -> None:
+    def __init__(self, value: Any, trace: _Trace, node: _Node) -> None:
         self._value = value
         self._trace = trace
         self._node = node
-        self._idx = next(trace.counter)
 
     @property
     def __refnn_value__(self) -> Any:
@@ -112,10 +127,18 @@ class Tracer(OpsOperators):
             if isinstance(a, Tracer) and (trace is None or a._trace.level > trace.level):
                 trace = a._trace
         assert trace is not None  # dispatch only happens when an input is a tracer
-        parents = tuple(a if isinstance(a, Tracer) and a._trace is trace else None for a in inputs)
-        values = tuple(a if p is None else p._value for a, p in zip(inputs, parents, strict=True))
+        ours = [isinstance(a, Tracer) and a._trace is trace for a in inputs]
+        values = tuple([a._value if mine else a for a, mine in zip(inputs, ours, strict=True)])
         out = apply(spec, values, params)
-        return Tracer(out, trace, _Node(spec, values, params, parents))
+        node = _Node(
+            next(trace.counter),
+            spec,
+            values if spec.vjp_reads_inputs else (),
+            params,
+            tuple([a._node if mine else None for a, mine in zip(inputs, ours, strict=True)]),
+            out if spec.vjp_reads_output else None,
+        )
+        return Tracer(out, trace, node)
 
     def __bool__(self) -> NoReturn:
         raise TypeError("the truth value of a traced matrix is ambiguous")
@@ -123,7 +146,8 @@ class Tracer(OpsOperators):
     @property
     def op(self) -> str:
         """The name of the op that made this value (``"input"`` for an argument of ``f``)."""
-        return "input" if self._node is None else self._node.spec.name
+        spec = self._node.spec
+        return "input" if spec is None else spec.name
 
     def __repr__(self) -> str:
         return (
@@ -155,40 +179,39 @@ def _filled_like(x: Any, value: int) -> Any:
     return zero if value == 0 else ops.add_scalar(zero, value)
 
 
-def _by_idx(t: Tracer) -> int:
-    return t._idx
-
-
 def _backward(out: Tracer, seed: Any) -> dict[int, Any]:
-    """Cotangents of every leaf tracer reached from ``out`` (keyed by ``id``)."""
-    reached: dict[int, Tracer] = {}
-    stack = [out]
+    """Cotangents of every leaf node reached from ``out`` (keyed by the node's ``idx``)."""
+    reached: dict[int, _Node] = {}
+    stack = [out._node]
+    pop, push = stack.pop, stack.append
     while stack:
-        t = stack.pop()
-        if id(t) in reached:
+        n = pop()
+        if n.idx in reached:
             continue
-        reached[id(t)] = t
-        if t._node is not None:
-            stack.extend(p for p in t._node.parents if p is not None)
-    cot: dict[int, Any] = {id(out): seed}
+        reached[n.idx] = n
+        for p in n.parents:
+            if p is not None:
+                push(p)
+    cot: dict[int, Any] = {out._node.idx: seed}
     leaves: dict[int, Any] = {}
     add = ops.add
-    # Newest first: a tracer's cotangent is complete once every tracer made from it is done.
-    for t in sorted(reached.values(), key=_by_idx, reverse=True):
-        g = cot.pop(id(t), None)
+    # Newest first: a node's cotangent is complete once every node made from it is done.
+    for idx in sorted(reached, reverse=True):
+        g = cot.pop(idx, None)
         if g is None:
             continue
-        node = t._node
-        if node is None:
-            leaves[id(t)] = g
+        node = reached[idx]
+        spec = node.spec
+        if spec is None:
+            leaves[idx] = g
             continue
         parents = node.parents
-        needs = tuple(p is not None for p in parents)
-        cts = node.spec.cotangents(g, t._value, node.inputs, node.params, needs)
+        needs = tuple([p is not None for p in parents])
+        cts = spec.cotangents(g, node.value, node.inputs, node.params, needs)
         for parent, ct in zip(parents, cts, strict=True):
             if parent is None:
                 continue
-            key = id(parent)
+            key = parent.idx
             prev = cot.get(key)
             cot[key] = ct if prev is None else add(prev, ct)
     return leaves
@@ -222,18 +245,18 @@ def _trace_tree(x: Any, trace: _Trace, position: int) -> tuple[Any, list[Tracer]
                     f"{position} (a tree of structure {treedef}) is {type(leaf).__name__} "
                     f"{leaf!r} (wrap numbers as Matrix([[x]]))"
                 )
-    tracers = [Tracer(leaf, trace, None) for leaf in leaves]
+    tracers = [Tracer(leaf, trace, _leaf_node(trace)) for leaf in leaves]
     return tree_unflatten(treedef, tracers), tracers, treedef
 
 
-def _gradient_tree(leaves: dict[int, Any], tracers: list[Tracer], treedef: TreeDef, x: Any) -> Any:
-    """The cotangents of ``tracers`` rebuilt into ``x``'s structure (zeros where unused)."""
-    originals = tree_flatten(x)[0]
+def _gradient_tree(leaves: dict[int, Any], tracers: list[Tracer], treedef: TreeDef) -> Any:
+    """The cotangents of ``tracers`` rebuilt into their tree's structure (zeros, of the
+    traced leaf's shape and domain, where unused)."""
     return tree_unflatten(
         treedef,
         [
-            leaves[id(t)] if id(t) in leaves else _filled_like(a, 0)
-            for t, a in zip(tracers, originals, strict=True)
+            leaves[t._node.idx] if t._node.idx in leaves else _filled_like(t._value, 0)
+            for t in tracers
         ],
     )
 
@@ -274,7 +297,7 @@ def value_and_grad(
             leaves = _backward(out, _filled_like(value, 1))
         else:
             leaves = {}
-        grads = tuple(_gradient_tree(leaves, *traced[k], args[k]) for k in nums)
+        grads = tuple(_gradient_tree(leaves, *traced[k]) for k in nums)
         return value, (grads[0] if isinstance(argnums, int) else grads)
 
     return wrapped
@@ -309,8 +332,7 @@ def vjp(f: Callable[..., Any], *args: Any) -> tuple[Any, Callable[[Any], tuple[A
             )
         leaves = _backward(out, v) if traced else {}
         return tuple(
-            _gradient_tree(leaves, tracers, treedef, a)
-            for (_, tracers, treedef), a in zip(traced_args, args, strict=True)
+            _gradient_tree(leaves, tracers, treedef) for _, tracers, treedef in traced_args
         )
 
     return value, back

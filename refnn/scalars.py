@@ -171,6 +171,13 @@ def _exact_common() -> dict[str, ScalarFn]:
     }
 
 
+#: Float-domain functions whose checked form in the table differs from the C function only
+#: in turning its ``ValueError`` (sin and cos of ±inf) into a :class:`DomainError`: a kernel
+#: maps the C function over a whole matrix and, if it raises ``ValueError``, maps the
+#: checked one again to raise that error. The values are the same either way.
+FLOAT_UNCHECKED: dict[str, ScalarFn] = {"sin": math.sin, "cos": math.cos}
+
+
 def _build_float() -> dict[str, ScalarFn]:
     t = _exact_common()
     t.update(

@@ -21,6 +21,7 @@ leaves. Functions here never look inside a leaf except :func:`n_params`, which r
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -63,7 +64,7 @@ class TreeDef:
     keys: tuple[str, ...] = ()
     node_type: type | None = None
 
-    @property
+    @functools.cached_property
     def num_leaves(self) -> int:
         """How many leaves a tree of this structure has."""
         if self.kind == _LEAF:
@@ -90,27 +91,50 @@ def _is_namedtuple(x: object) -> bool:
     return isinstance(x, tuple) and hasattr(type(x), "_fields")
 
 
+_LEAF_DEF = TreeDef(_LEAF)
+_NONE_DEF = TreeDef(_NONE)
+#: Every structure :func:`tree_flatten` has built, by its kind, its children (by identity:
+#: they are interned too, and kept alive by their parent here), keys and named-tuple type.
+#: A training step flattens trees of the same few structures again and again; handing back
+#: the same ``TreeDef`` saves building it, and makes ``==`` between two of them immediate.
+_interned: dict[tuple[Any, ...], TreeDef] = {}
+#: Past this many structures the table starts afresh (a program that makes ever new ones).
+_INTERN_LIMIT = 10_000
+
+
+def _treedef(
+    kind: str, children: tuple[TreeDef, ...], keys: tuple[str, ...] = (), node_type: Any = None
+) -> TreeDef:
+    key = (kind, tuple(map(id, children)), keys, node_type)
+    found = _interned.get(key)
+    if found is None:
+        if len(_interned) >= _INTERN_LIMIT:
+            _interned.clear()
+        found = _interned[key] = TreeDef(kind, children, keys, node_type)
+    return found
+
+
 def _flatten(tree: PyTree, leaves: list[Any]) -> TreeDef:
     if tree is None:
-        return TreeDef(_NONE)
+        return _NONE_DEF
     if isinstance(tree, tuple):
-        children = tuple(_flatten(c, leaves) for c in tree)
+        children = tuple([_flatten(c, leaves) for c in tree])
         if _is_namedtuple(tree):
-            return TreeDef(_NAMEDTUPLE, children, node_type=type(tree))
-        return TreeDef(_TUPLE, children)
+            return _treedef(_NAMEDTUPLE, children, node_type=type(tree))
+        return _treedef(_TUPLE, children)
     if isinstance(tree, list):
-        return TreeDef(_LIST, tuple(_flatten(c, leaves) for c in tree))
+        return _treedef(_LIST, tuple([_flatten(c, leaves) for c in tree]))
     if isinstance(tree, dict):
         for k in tree:
-            if not isinstance(k, str):
+            if type(k) is not str and not isinstance(k, str):
                 raise TypeError(
                     f"pytree dict keys must be str (they are sorted and saved as JSON); "
                     f"got the key {k!r} of type {type(k).__name__}"
                 )
         keys = tuple(sorted(tree))
-        return TreeDef(_DICT, tuple(_flatten(tree[k], leaves) for k in keys), keys)
+        return _treedef(_DICT, tuple([_flatten(tree[k], leaves) for k in keys]), keys)
     leaves.append(tree)
-    return TreeDef(_LEAF)
+    return _LEAF_DEF
 
 
 def tree_flatten(tree: PyTree) -> tuple[list[Any], TreeDef]:
@@ -131,6 +155,8 @@ def tree_structure(tree: PyTree) -> TreeDef:
 
 
 def _build(treedef: TreeDef, it: Any) -> PyTree:
+    if treedef is _LEAF_DEF:
+        return next(it)
     kind = treedef.kind
     if kind == _LEAF:
         return next(it)

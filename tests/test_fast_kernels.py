@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 import struct
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from refnn import Matrix, ops
+from refnn import DomainError, Matrix, ops
 from refnn.matrix import _SKIP_ZEROS_MIN_COLS, _SMALL_INNER
 from refnn.scalars import FLOAT
 
@@ -121,3 +123,19 @@ def test_relu_and_step_match_the_float_table(xs: list[Any]) -> None:
         f = FLOAT.fn(name)
         got = getattr(ops, name)(A).data
         assert [_key(x) for x in got] == [_key(f(x)) for x in xs], name
+
+
+@given(st.lists(_UNARY, min_size=1, max_size=30))
+def test_sin_and_cos_match_the_float_table(xs: list[Any]) -> None:
+    """sin and cos map the C function over the matrix (FLOAT_UNCHECKED); the values, and
+    the DomainError for ±inf, are those of the float table's checked functions."""
+    A = Matrix.from_flat(1, len(xs), xs)
+    for name in ("sin", "cos"):
+        f = FLOAT.fn(name)
+        try:
+            want = [_key(f(x)) for x in xs]
+        except DomainError as exc:
+            with pytest.raises(DomainError, match=re.escape(str(exc))):
+                getattr(ops, name)(A)
+            continue
+        assert [_key(x) for x in getattr(ops, name)(A).data] == want, name

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import math
+import random
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -87,6 +88,39 @@ def test_entry_is_complete(name: str) -> None:
         shapes_seen.update(shapes)
     assert (3, 3) in shapes_seen, f"{name}: cases stop below 3×3"
     assert len(list(spec.cases(2))) < len(cases), f"{name}: cases(k) ignores k"
+
+
+def _draw_in(domain: InputDomain, rng: random.Random) -> float:
+    while True:
+        x = rng.uniform(domain.lo, domain.hi)
+        if domain.contains(x):
+            return x
+
+
+@pytest.mark.parametrize("name", OPS)
+def test_vjp_reads_only_what_it_declares(name: str) -> None:
+    """Autodiff keeps on its tape only the inputs and output an op's VJP reads
+    (``vjp_reads``), and calls the VJP with ``xs = ()`` / ``y = None`` for the rest: the
+    cotangents must be the same as with everything given, on every case up to 3×3."""
+    spec = registry[name]
+    rng = random.Random(name)
+    for shapes, params in spec.cases(3):
+        xs = tuple(
+            Matrix.from_flat(r, c, [_draw_in(d, rng) for _ in range(r * c)])
+            for (r, c), d in zip(shapes, spec.domains, strict=True)
+        )
+        y = ops.apply(spec, xs, params)
+        g = Matrix.from_flat(*y.shape, [rng.uniform(-2.0, 2.0) for _ in range(y.size)])
+        needs = (True,) * spec.arity
+        full = spec.cotangents(g, y, xs, params, needs)
+        kept = spec.cotangents(
+            g,
+            y if spec.vjp_reads_output else None,
+            xs if spec.vjp_reads_inputs else (),
+            params,
+            needs,
+        )
+        assert kept == full, f"{name} {shapes} {params}"
 
 
 @pytest.mark.parametrize("name", OPS)

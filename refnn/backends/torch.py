@@ -67,7 +67,7 @@ class TorchMatrix(ArrayValue):
     @classmethod
     def _wrap(cls, t: Any) -> TorchMatrix:
         self = object.__new__(cls)
-        object.__setattr__(self, "_t", t)
+        _set_t(self, t)
         return self
 
     @property
@@ -90,12 +90,20 @@ class TorchMatrix(ArrayValue):
         return rows
 
 
+_set_t = TorchMatrix.__dict__["_t"].__set__  # the slot's own setter (immutable class)
+_new = object.__new__
+
+
 def _t(x: TorchMatrix) -> Any:
     return x._t
 
 
 def _w(t: Any) -> TorchMatrix:
-    return TorchMatrix._wrap(t)
+    """A fresh tensor as a :class:`TorchMatrix` (``TorchMatrix._wrap``, inlined: every
+    kernel ends here)."""
+    self = _new(TorchMatrix)
+    _set_t(self, t)
+    return self
 
 
 def _num(p: Any) -> Any:
@@ -193,40 +201,39 @@ def _broadcast(A: TorchMatrix, m: int, n: int) -> TorchMatrix:
 
 
 KERNELS: Mapping[str, Callable[..., Any]] = {
-    "add": lambda A, B: _w(_t(A) + _t(B)),
-    "sub": lambda A, B: _w(_t(A) - _t(B)),
-    "neg": lambda A: _w(-_t(A)),
-    "hadamard": lambda A, B: _w(_t(A) * _t(B)),
-    "scale": lambda A, c: _w((c if type(c) is float else float(_num(c))) * _t(A)),
-    "add_scalar": lambda A, c: _w(_t(A) + float(_num(c))),
+    "add": lambda A, B: _w(A._t + B._t),
+    "sub": lambda A, B: _w(A._t - B._t),
+    "neg": lambda A: _w(-A._t),
+    "hadamard": lambda A, B: _w(A._t * B._t),
+    "scale": lambda A, c: _w((c if type(c) is float else float(_num(c))) * A._t),
+    "add_scalar": lambda A, c: _w(A._t + float(_num(c))),
     "div": _div,
-    "matmul": lambda A, B: _w(_t(A) @ _t(B)),
-    # a view, not a copy: matmul reads a transposed operand directly
-    "transpose": lambda A: _w(_t(A).t().contiguous()),  # a copy: see the NumPy backend
+    "matmul": lambda A, B: _w(A._t @ B._t),
+    "transpose": lambda A: _w(A._t.t().contiguous()),  # a copy: see the NumPy backend
     "broadcast": _broadcast,
-    "add_row": lambda A, b: _w(_t(A) + _t(b)),
-    "concat_cols": lambda A, B: _w(torch.cat((_t(A), _t(B)), dim=1)),
-    "slice_cols": lambda A, j1, j2: _w(_t(A)[:, j1 - 1 : j2].clone()),
-    "sum": lambda A: _w(torch.sum(_t(A)).reshape(1, 1)),
-    "sum_rows": lambda A: _w(torch.sum(_t(A), dim=0, keepdim=True)),
-    "sum_cols": lambda A: _w(torch.sum(_t(A), dim=1, keepdim=True)),
-    "mean": lambda A: _w(torch.mean(_t(A)).reshape(1, 1)),
+    "add_row": lambda A, b: _w(A._t + b._t),
+    "concat_cols": lambda A, B: _w(torch.cat((A._t, B._t), dim=1)),
+    "slice_cols": lambda A, j1, j2: _w(A._t[:, j1 - 1 : j2].clone()),
+    "sum": lambda A: _w(torch.sum(A._t).reshape(1, 1)),
+    "sum_rows": lambda A: _w(torch.sum(A._t, dim=0, keepdim=True)),
+    "sum_cols": lambda A: _w(torch.sum(A._t, dim=1, keepdim=True)),
+    "mean": lambda A: _w(torch.mean(A._t).reshape(1, 1)),
     "exp": _exp,
     "log": _log,
     "sqrt": _sqrt,
     "pow": _pow,
-    "square": lambda A: _w(_t(A) * _t(A)),
-    "tanh": lambda A: _w(torch.tanh(_t(A))),
-    "sigmoid": lambda A: _w(torch.sigmoid(_t(A))),
+    "square": lambda A: _w(A._t * A._t),
+    "tanh": lambda A: _w(torch.tanh(A._t)),
+    "sigmoid": lambda A: _w(torch.sigmoid(A._t)),
     "softplus": _softplus,
-    "sin": lambda A: _w(torch.sin(_t(A))),
-    "cos": lambda A: _w(torch.cos(_t(A))),
-    "step": lambda A: _w(torch.where(_t(A) != _t(A), _t(A), (_t(A) > 0).to(_t(A).dtype))),
+    "sin": lambda A: _w(torch.sin(A._t)),
+    "cos": lambda A: _w(torch.cos(A._t)),
+    "step": lambda A: _w(torch.where(A._t != A._t, A._t, (A._t > 0).to(A._t.dtype))),
     "relu": _relu,
     "leaky_relu": _leaky_relu,
     "clip": _clip,
-    "softmax_rows": lambda A: _w(torch.softmax(_t(A), dim=1)),
-    "log_softmax_rows": lambda A: _w(torch.log_softmax(_t(A), dim=1)),
+    "softmax_rows": lambda A: _w(torch.softmax(A._t, dim=1)),
+    "log_softmax_rows": lambda A: _w(torch.log_softmax(A._t, dim=1)),
 }
 
 

@@ -119,6 +119,12 @@ class OpSpec:
     #: ``None`` for inputs that are not needed, skipping their work (``matmul`` does: the
     #: cotangent of a data matrix X in ``X @ W`` is never computed during training).
     vjp_selective: bool = False
+    #: Whether ``vjp`` reads the op's inputs (``xs``) and its output (``y``). Autodiff keeps
+    #: on its tape only what the VJP reads, so a matrix no VJP needs is freed as soon as the
+    #: forward pass is done with it; a VJP whose flag is ``False`` gets ``xs = ()`` or
+    #: ``y = None`` (``tests/test_ops_meta.py`` checks that it computes the same without).
+    vjp_reads_inputs: bool = True
+    vjp_reads_output: bool = True
     #: The forward formula in the article's notation, inputs named A, B, parameters by
     #: their names: ``"A ⊙ B"``, ``"tanh A"``, ``"AB"``.
     formula: str = ""
@@ -169,6 +175,8 @@ class OpSpec:
         ``0.333…``, an ``int`` 2 given for a real parameter becomes ``2.0``)."""
         if not self.params:
             return params
+        if not self.int_params and len(params) == 1 and type(params[0]) is float:
+            return params  # the common case (scale, add_scalar by a double): nothing to convert
         return tuple(
             _as_int(self, n, p) if n in self.int_params else float(p)
             for n, p in zip(self.params, params, strict=True)
@@ -214,24 +222,56 @@ def kernels_for(inputs: tuple[Value, ...]) -> Mapping[str, Callable[..., Any]]:
         ) from None
 
 
+#: value type → its ``__refnn_dispatch__`` hook, or ``None``: looked up once per type, as
+#: :func:`apply` asks it of every argument of every op call.
+_hooks: dict[type, Any] = {}
+_UNSEEN: Any = object()
+
+
+def _hook_of(t: type) -> Any:
+    hook = _hooks[t] = getattr(t, "__refnn_dispatch__", None)
+    return hook
+
+
 def apply(spec: OpSpec, inputs: tuple[Value, ...], params: tuple[Any, ...]) -> Value:
-    """Run one op: a traced argument takes over, otherwise the owning backend's kernel."""
+    """Run one op: a traced argument takes over, otherwise the owning backend's kernel.
+
+    The order of the checks is the contract (a traced argument, then one registered
+    backend for all arguments, then the shape rule, then the kernel); the code is written
+    for the common cases of one or two arguments of one type, as every op call of a
+    training step goes through here.
+    """
+    hooks = _hooks
     for a in inputs:
-        hook = getattr(type(a), "__refnn_dispatch__", None)
+        hook = hooks.get(type(a), _UNSEEN)
+        if hook is _UNSEEN:
+            hook = _hook_of(type(a))
         if hook is not None:
             return hook(spec, inputs, params)
-    table = kernels_for(inputs)
-    spec.shape(*(a.shape for a in inputs), *params)
-    try:
-        kernel = table[spec.name]
-    except KeyError:
-        raise NotImplementedError(
-            f"the backend of {type(inputs[0]).__name__} has no kernel for op {spec.name!r}"
-        ) from None
-    if params and type(inputs[0]) is not Matrix:
+    t = type(inputs[0])
+    table = _kernels.get(t)
+    if table is None or (len(inputs) > 1 and _mixed(t, inputs)):
+        table = kernels_for(inputs)  # raises the TypeError that says what is wrong
+    rule = spec.shape
+    if rule is not unary_shape:  # unary_shape checks nothing: a unary op's shape is its input's
+        if len(inputs) == 1:
+            rule(inputs[0].shape, *params)
+        else:
+            rule(*(a.shape for a in inputs), *params)
+    kernel = table.get(spec.name)
+    if kernel is None:
+        raise NotImplementedError(f"the backend of {t.__name__} has no kernel for op {spec.name!r}")
+    if params and t is not Matrix:
         # another backend's kernel sees ints and doubles only (OpSpec.backend_params)
         return kernel(*inputs, *spec.backend_params(params))
     return kernel(*inputs, *params)
+
+
+def _mixed(t: type, inputs: tuple[Value, ...]) -> bool:
+    for a in inputs:
+        if type(a) is not t:
+            return True
+    return False
 
 
 def defop(
@@ -248,6 +288,7 @@ def defop(
     smooth: bool = True,
     scalar_first: bool = False,
     vjp_selective: bool = False,
+    vjp_reads: tuple[str, ...] = ("inputs", "output"),
     formula: str = "",
     rule: str = "",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -257,6 +298,9 @@ def defop(
     the returned function has the public signature (with ``scalar_first`` the single
     parameter comes first: ``scale(c, A)``), reported by :func:`inspect.signature` and
     used to bind keyword arguments (``pow(A=M, p=2)``), and dispatches through :func:`apply`.
+
+    ``vjp_reads`` names what the VJP reads besides ``g`` and the parameters: ``"inputs"``,
+    ``"output"``, both (the default) or neither (``add``'s ``(g, g)``).
 
     A unary op (``arity=1``) may leave out ``shape`` (default :func:`unary_shape`: the
     input's shape) and, if it has no parameters, ``cases`` (default :func:`unary_cases`:
@@ -269,6 +313,8 @@ def defop(
             raise ValueError(f"op {name!r} is registered twice")
         if not set(int_params) <= set(params):
             raise ValueError(f"op {name!r}: int_params {int_params} must name parameters")
+        if not set(vjp_reads) <= {"inputs", "output"}:
+            raise ValueError(f"op {name!r}: vjp_reads {vjp_reads} may name 'inputs', 'output'")
         op = OpSpec(
             name=name,
             arity=arity,
@@ -286,6 +332,8 @@ def defop(
             scalar_first=scalar_first,
             doc=forward.__doc__ or "",
             vjp_selective=vjp_selective,
+            vjp_reads_inputs="inputs" in vjp_reads,
+            vjp_reads_output="output" in vjp_reads,
             int_params=int_params,
             formula=formula,
             rule=rule,
@@ -330,6 +378,12 @@ def _public_function(op: OpSpec, forward: Callable[..., Any]) -> Callable[..., A
 
     @functools.wraps(forward)
     def public(*args: Any, **kwargs: Any) -> Any:
+        if not kwargs and len(args) == n_args:  # the common call: positional, complete
+            if not params:
+                return apply(op, args, ())
+            if op.scalar_first:
+                return apply(op, args[len(params) :], args[: len(params)])
+            return apply(op, args[:arity], args[arity:])
         if kwargs:
             unknown = sorted(set(kwargs) - set(sig.parameters))
             if unknown:

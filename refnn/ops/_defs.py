@@ -89,6 +89,13 @@ def const(p: Any, like: Value) -> Any:
 def _map1(A: Mat, fname: str) -> Mat:
     f = A.domain.fn(fname)
     m, n = A.shape
+    if A.domain is scalars.FLOAT:
+        raw = scalars.FLOAT_UNCHECKED.get(fname)
+        if raw is not None:  # the C function, without a Python call per entry
+            try:
+                return Matrix._new(m, n, tuple(map(raw, A.data)), A.domain)
+            except ValueError:
+                pass  # an entry the checked function refuses: it raises the DomainError
     return Matrix._new(m, n, tuple(map(f, A.data)), A.domain)
 
 
@@ -128,6 +135,7 @@ def _add_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(
+    vjp_reads=(),
     arity=2,
     shape=same_shape("element-wise addition"),
     vjp=_add_vjp,
@@ -151,6 +159,7 @@ def _sub_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(
+    vjp_reads=(),
     arity=2,
     shape=same_shape("element-wise subtraction"),
     vjp=_sub_vjp,
@@ -172,7 +181,7 @@ def _neg_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
     return (neg(g),)
 
 
-@defop(arity=1, vjp=_neg_vjp, spec=lambda A: -A, bound=_NOOP, formula="−A", rule="−g")
+@defop(arity=1, vjp=_neg_vjp, spec=lambda A: -A, bound=_NOOP, formula="−A", rule="−g", vjp_reads=())
 def neg(A: Mat) -> Mat:
     """−A. Exact.
 
@@ -189,6 +198,7 @@ def _hadamard_vjp(
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=2,
     shape=same_shape("the Hadamard product ⊙"),
     vjp=_hadamard_vjp,
@@ -211,6 +221,7 @@ def _scale_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -
 
 
 @defop(
+    vjp_reads=(),
     arity=1,
     params=("c",),
     scalar_first=True,
@@ -238,6 +249,7 @@ def _add_scalar_vjp(
 
 
 @defop(
+    vjp_reads=(),
     arity=1,
     params=("c",),
     vjp=_add_scalar_vjp,
@@ -316,6 +328,7 @@ def _matmul_vjp(
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=2,
     shape=_matmul_shape,
     vjp=_matmul_vjp,
@@ -343,6 +356,7 @@ def _transpose_vjp(
 
 
 @defop(
+    vjp_reads=(),
     arity=1,
     shape=lambda a: (a[1], a[0]),
     vjp=_transpose_vjp,
@@ -390,6 +404,7 @@ def _broadcast_vjp(
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     params=("m", "n"),
     int_params=("m", "n"),
@@ -442,6 +457,7 @@ def _add_row_vjp(
 
 
 @defop(
+    vjp_reads=(),
     arity=2,
     shape=_add_row_shape,
     vjp=_add_row_vjp,
@@ -535,6 +551,7 @@ def _slice_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     params=("j1", "j2"),
     int_params=("j1", "j2"),
@@ -562,6 +579,7 @@ def _sum_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     shape=lambda a: (1, 1),
     vjp=_sum_vjp,
@@ -580,6 +598,7 @@ def sum(A: Mat) -> Mat:
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     shape=lambda a: (1, a[1]),
     vjp=_sum_vjp,
@@ -598,6 +617,7 @@ def sum_rows(A: Mat) -> Mat:
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     shape=lambda a: (a[0], 1),
     vjp=_sum_vjp,
@@ -621,6 +641,7 @@ def _mean_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     shape=lambda a: (1, 1),
     vjp=_mean_vjp,
@@ -652,6 +673,7 @@ def _exp_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(
+    vjp_reads=("output",),
     arity=1,
     vjp=_exp_vjp,
     spec=lambda A: A.applyfunc(_sp().exp),
@@ -675,6 +697,7 @@ def _log_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     vjp=_log_vjp,
     spec=lambda A: A.applyfunc(_sp().log),
@@ -697,6 +720,7 @@ def _sqrt_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
 
 
 @defop(
+    vjp_reads=("output",),
     arity=1,
     vjp=_sqrt_vjp,
     spec=lambda A: A.applyfunc(_sp().sqrt),
@@ -726,6 +750,7 @@ def _pow_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     params=("p",),
     vjp=_pow_vjp,
@@ -753,6 +778,7 @@ def _square_vjp(
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     vjp=_square_vjp,
     spec=lambda A: A.applyfunc(lambda x: x**2),
@@ -774,6 +800,7 @@ def _tanh_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
 
 
 @defop(
+    vjp_reads=("output",),
     arity=1,
     vjp=_tanh_vjp,
     spec=lambda A: A.applyfunc(_sp().tanh),
@@ -797,6 +824,7 @@ def _sigmoid_vjp(
 
 
 @defop(
+    vjp_reads=("output",),
     arity=1,
     vjp=_sigmoid_vjp,
     formula="σ(A) = 1/(1 + e⁻ᴬ)",
@@ -825,6 +853,7 @@ def _softplus_vjp(
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     vjp=_softplus_vjp,
     formula="log(1 + eᴬ)",
@@ -849,6 +878,7 @@ def _sin_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     vjp=_sin_vjp,
     spec=lambda A: A.applyfunc(_sp().sin),
@@ -871,6 +901,7 @@ def _cos_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -> 
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     vjp=_cos_vjp,
     spec=lambda A: A.applyfunc(_sp().cos),
@@ -893,6 +924,7 @@ def _step_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
 
 
 @defop(
+    vjp_reads=(),
     arity=1,
     vjp=_step_vjp,
     formula="step(A): 1 where A > 0, else 0",
@@ -923,6 +955,7 @@ def _relu_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) ->
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     vjp=_relu_vjp,
     formula="max(A, 0)",
@@ -957,6 +990,7 @@ def _leaky_vjp(g: Value, y: Value, xs: tuple[Value, ...], ps: tuple[Any, ...]) -
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     params=("slope",),
     vjp=_leaky_vjp,
@@ -996,6 +1030,7 @@ def _clip_shape(a: Shape, lo: Any, hi: Any) -> Shape:
 
 
 @defop(
+    vjp_reads=("inputs",),
     arity=1,
     params=("lo", "hi"),
     shape=_clip_shape,
@@ -1045,6 +1080,7 @@ def _row_shifts(A: Mat) -> list[Any]:
 
 
 @defop(
+    vjp_reads=("output",),
     arity=1,
     vjp=_softmax_vjp,
     spec=_softmax_spec,
@@ -1080,6 +1116,7 @@ def _log_softmax_vjp(
 
 
 @defop(
+    vjp_reads=("output",),
     arity=1,
     vjp=_log_softmax_vjp,
     formula="yᵢⱼ = Aᵢⱼ − log Σₖ e^Aᵢₖ, row by row",
