@@ -68,7 +68,7 @@ def _reconstruct_parser(sub: Any) -> None:
             "original.png, reconstruction.png, comparison.png (original | reconstruction | "
             "error), curve.png (PSNR against step), metrics.json, params.json and "
             f"checkpoint.json into --out. With no arguments: the embedded 'camera' photograph "
-            f"at {size}×{size}, a {d.model.upper()}, Adam, about two to three minutes on two "
+            f"at {size}×{size}, a {d.model.upper()}, Adam, about one to two minutes on two "
             "cores."
         ),
     )
