@@ -962,10 +962,9 @@ class _Session:
         noted, while it is watched)."""
         if self.spec.loss_is_pixel_mse and not self.watch_accuracy:
             return _psnr_from_mse(r.loss)
-        y = self.output
-        pred = self.conv.to_matrix(y if self.spec.link is None else self.spec.link(y))
-        Y = self.conv.to_matrix(r.batch[1])
-        if self.watch_accuracy and _all_right(pred, Y):
+        y, Y = self.output, r.batch[1]
+        pred = y if self.spec.link is None else self.spec.link(y)
+        if self.watch_accuracy and _wrong_pixels(pred, Y) == 0:
             self.watch_accuracy = False
             self.full_accuracy = (r.step - 1, self.run.seconds + self.step_end - self.t0)
             if self.notify is not None:
@@ -976,7 +975,9 @@ class _Session:
                 )
         if self.spec.loss_is_pixel_mse:
             return _psnr_from_mse(r.loss)
-        return _psnr_from_mse(_mse_rows(pred, Y, list(range(Y.shape[0]))))
+        return _psnr_from_mse(
+            float(nn.scalar(ops.mean(ops.square(ops.sub(ops.clip(pred, 0, 1), Y)))))
+        )
 
     def on_step(self, r: StepReport) -> None:
         psnr_now = self.batch_psnr(r)
@@ -1042,7 +1043,8 @@ class _Session:
             raise Interrupted(self.interrupted.step, out_dir) from None
         whole = self.batches.whole
         if self.watch_accuracy and whole is not None:  # right only after the last update
-            if _all_right(self.predict(end.params, whole[0]), self.conv.to_matrix(whole[1])):
+            y = self.model.apply(end.params, whole[0])
+            if _wrong_pixels(y if self.spec.link is None else self.spec.link(y), whole[1]) == 0:
                 self.full_accuracy = (end.step, self.run.seconds + time.perf_counter() - self.t0)
         return self.snapshot(end)  # the final checkpoint is written with the other outputs
 
@@ -1057,9 +1059,15 @@ SLOW_SECONDS = 120.0
 CHECKPOINT_SECONDS = 30.0
 
 
-def _all_right(pred: Matrix[float], targets: Matrix[float]) -> bool:
-    """Every prediction on the same side of ½ as its black-or-white target."""
-    return all((p > 0.5) == (t > 0.5) for p, t in zip(pred.data, targets.data, strict=True))
+def _wrong_pixels(pred: Any, targets: Any) -> float:
+    """How many predictions are not on their black-or-white (0 or 1) target's side of ½
+    (right: p > ½ for 1, p ≤ ½ for 0; NaN: not a number, so never 0), computed with the
+    registry's ops on the backend's values: step(p − ½) is the predicted pixel, exactly 0
+    or 1 (the sign of p − ½ survives rounding), and its squared differences from the
+    targets count the wrong ones exactly."""
+    guess = ops.step(ops.add_scalar(pred, -0.5))
+    wrong: float = nn.scalar(ops.sum(ops.square(ops.sub(guess, targets))))
+    return wrong
 
 
 def _duration(seconds: float) -> str:
