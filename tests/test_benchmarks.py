@@ -50,3 +50,25 @@ def test_backend_overhead_checks_agreement_before_timing() -> None:
     out = run("backend_overhead.py", "--repeat", "1", "--seconds", "0.01", "--siren-size", "12")
     assert out.count("numpy: refnn vs plain: losses and parameters after 3 steps agree") == 2
     assert "refnn / plain" in out and "load average" in out
+
+
+def test_large_images_runs_the_readmes_commands() -> None:
+    pytest.importorskip("torch")
+    out = run("large_images.py", "--size", "8", "--steps", "3", "--skip-threads")
+    commands = [line[2:] for line in out.splitlines() if line.startswith("$ ")]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert len(commands) == 2 and all(c in readme for c in commands), commands
+    assert out.count("s of training (goal ≤") == 2 and "load average" in out
+
+
+def test_fourier_vs_relu_sweeps_both_kinds() -> None:
+    out = run(
+        "fourier_vs_relu.py", "--steps", "3", "--size", "6", "--rates", "1e-2", "--sigmas", "2"
+    )
+    assert "| relu 24×2 | 697 |" in out and "| fourier F=8 σ=2 18×2 | 667 |" in out
+    assert "fourier − relu" in out and "load average" in out
+
+
+def test_holdout_sweep_selects_on_validation() -> None:
+    out = run("holdout.py", "--steps", "3", "--size", "6")
+    assert "selected on validation:" in out and "neighbour average" in out
