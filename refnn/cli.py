@@ -280,9 +280,10 @@ def _run_reconstruct(args: argparse.Namespace) -> int:
     if args.backend in ("numpy", "torch"):
         # Many BLAS threads on few cores slow these small products down by orders of
         # magnitude (measured: 0.6 ms single-threaded vs 200 ms contended for 32×4096 @
-        # 4096×32), and PyTorch's two intra-op threads made a 256×256 step 2.3× slower on
-        # 2 shared cores (benchmarks/large_images.py); the command owns its process, so it
-        # asks for one thread unless told.
+        # 4096×32); PyTorch's two intra-op threads made 60 steps at 256×256 2.3× slower on
+        # 2 cores under a load of 3.5, and only 1.4× faster on the same cores less loaded
+        # (benchmarks/large_images.py); the command owns its process, so it asks for one
+        # thread unless told.
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(var, "1")
     with warnings.catch_warnings(record=True) as caught:
