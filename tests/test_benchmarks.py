@@ -63,3 +63,25 @@ def test_reference_step_benchmark_checks_agreement_before_timing() -> None:
     out = run("reference_step.py", "--repeat", "1", "--seconds", "0.01", "--skip-numpy")
     assert "refnn and plain Python agree after 3 steps" in out
     assert "ms/step" in out and "steps fit in 90 s" in out and "load average" in out
+
+
+def test_large_images_runs_the_readmes_commands() -> None:
+    pytest.importorskip("torch")
+    out = run("large_images.py", "--size", "8", "--steps", "3", "--skip-threads")
+    commands = [line[2:] for line in out.splitlines() if line.startswith("$ ")]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert len(commands) == 2 and all(c in readme for c in commands), commands
+    assert out.count("s of training (goal ≤") == 2 and "load average" in out
+
+
+def test_fourier_vs_relu_sweeps_both_kinds() -> None:
+    out = run(
+        "fourier_vs_relu.py", "--steps", "3", "--size", "6", "--rates", "1e-2", "--sigmas", "2"
+    )
+    assert "| relu 24×2 | 697 |" in out and "| fourier F=8 σ=2 18×2 | 667 |" in out
+    assert "fourier − relu" in out and "load average" in out
+
+
+def test_holdout_sweep_selects_on_validation() -> None:
+    out = run("holdout.py", "--steps", "3", "--size", "6")
+    assert "selected on validation:" in out and "neighbour average" in out
