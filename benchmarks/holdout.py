@@ -47,7 +47,10 @@ from refnn.reconstruct import ReconstructConfig, prepare  # noqa: E402
 CANDIDATES: list[tuple[str, dict[str, Any]]] = [
     ("relu 24×2 lr 3e-3", {"model": "relu", "lr": 3e-3}),
     *(
-        (f"siren 24×2 ω₀={w:g} lr 4e-3", {"model": "siren", "omega0": w, "lr": 4e-3})
+        (
+            f"siren 24×2 ω₀={w:g} lr 4e-3",
+            {"model": "siren", "width": 24, "depth": 2, "omega0": w, "lr": 4e-3},
+        )
         for w in (5.0, 10.0, 15.0, 30.0)
     ),
     *(
