@@ -13,8 +13,14 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
+
+#: One training step (returning its loss) and a reader of the parameters it updates (each
+#: matrix as a flat sequence of floats, or as an array with ``ravel``).
+Stepper = tuple[Callable[[], float], Callable[[], list[Any]]]
 
 
 def batch_time(fn: Callable[[], object], number: int, *, gc_off: bool = True) -> float:
@@ -96,3 +102,25 @@ def loadavg() -> float:
         return os.getloadavg()[0]
     except OSError:  # pragma: no cover
         return 0.0
+
+
+def check_agreement(label: str, a: Stepper, b: Stepper) -> float:
+    """Three steps of ``a`` and of ``b`` from the same parameters, before anything is timed:
+    the largest relative difference of their losses and of their parameters (scaled by each
+    matrix's largest entry). Exits the benchmark when it exceeds 1e-9: the two sides do not
+    compute the same maths, so their times could not be compared."""
+    worst = 0.0
+    for _ in range(3):
+        la, lb = a[0](), b[0]()
+        worst = max(worst, abs(la - lb) / max(abs(la), abs(lb), 1e-300))
+    for pa, pb in zip(map(_flat, a[1]()), map(_flat, b[1]()), strict=True):
+        scale = max(max(map(abs, pa)), max(map(abs, pb)), 1e-300)
+        worst = max(worst, max(abs(x - y) for x, y in zip(pa, pb, strict=True)) / scale)
+    print(f"  {label}: losses and parameters after 3 steps agree to {worst:.1e} (relative)")
+    if not worst <= 1e-9:
+        sys.exit(f"{label}: refnn and the plain step disagree ({worst:.2e})")
+    return worst
+
+
+def _flat(x: Any) -> list[float]:
+    return list(map(float, x.ravel().tolist() if hasattr(x, "ravel") else x))

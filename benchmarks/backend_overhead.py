@@ -33,21 +33,24 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import math  # noqa: E402
 import random  # noqa: E402
-import sys  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _timing import interleaved_best, load_line, loadavg, shared_verdict  # noqa: E402
+from _timing import (  # noqa: E402
+    Stepper,
+    check_agreement,
+    interleaved_best,
+    load_line,
+    loadavg,
+    shared_verdict,
+)
 
 from refnn import Matrix, backends, nn  # noqa: E402
 from refnn.image import coordinate_grid, image_to_targets, load_image  # noqa: E402
 from refnn.reconstruct import ARTICLE_SIZES  # noqa: E402
 
 OMEGA0 = 30.0
-#: One step, and a reader of the parameters (W, then b, of every Dense layer) as ndarrays.
-Stepper = tuple[Callable[[], float], Callable[[], list[Any]]]
 
 
 @dataclass
@@ -216,22 +219,6 @@ def refnn_step(case: Case, backend_name: str) -> Stepper:
         return [np.array(be.to_matrix(a).tolist()) for a in Ws + bs]
 
     return step, read
-
-
-def check_agreement(label: str, a: Stepper, b: Stepper) -> float:
-    """Three steps each from the same parameters: the largest relative difference of the
-    losses and of the parameters (scaled by each matrix's largest entry)."""
-    worst = 0.0
-    for _ in range(3):
-        la, lb = a[0](), b[0]()
-        worst = max(worst, abs(la - lb) / max(abs(la), abs(lb), 1e-300))
-    for pa, pb in zip(a[1](), b[1](), strict=True):
-        scale = max(float(np.max(np.abs(pa))), float(np.max(np.abs(pb))), 1e-300)
-        worst = max(worst, float(np.max(np.abs(pa - pb))) / scale)
-    print(f"  {label}: losses and parameters after 3 steps agree to {worst:.1e} (relative)")
-    if not worst <= 1e-9:
-        sys.exit(f"{label}: refnn and the plain step disagree ({worst:.2e})")
-    return worst
 
 
 def main() -> int:

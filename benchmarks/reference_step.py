@@ -34,20 +34,23 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import math  # noqa: E402
 import random  # noqa: E402
-import sys  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 from operator import mul  # noqa: E402
 from typing import Any  # noqa: E402
 
-from _timing import interleaved_best, load_line, loadavg, shared_verdict  # noqa: E402
+from _timing import (  # noqa: E402
+    Stepper,
+    check_agreement,
+    interleaved_best,
+    load_line,
+    loadavg,
+    shared_verdict,
+)
 
 from refnn import Matrix, backends, nn  # noqa: E402
 from refnn.image import coordinate_grid, image_to_targets, load_image  # noqa: E402
 from refnn.reconstruct import ReconstructConfig, build_model  # noqa: E402
 
 Rows = list[list[float]]
-#: One step (returns the loss before the update) and a reader of the parameters as flat lists.
-Stepper = tuple[Callable[[], float], Callable[[], list[list[float]]]]
 BUDGET_SECONDS = 90.0
 
 
@@ -144,20 +147,6 @@ def _adam(t: list[int], lr_at: Any, ps: list[Rows], gs: list[Rows], ms: Rows, vs
             P[k // n][k % n] -= step_size * m[k] / (math.sqrt(v_corr * v[k]) + eps)
 
 
-def check_agreement(a: Stepper, b: Stepper) -> float:
-    worst = 0.0
-    for _ in range(3):
-        la, lb = a[0](), b[0]()
-        worst = max(worst, abs(la - lb) / max(abs(la), abs(lb), 1e-300))
-    for pa, pb in zip(a[1](), b[1](), strict=True):
-        scale = max(max(map(abs, pa)), max(map(abs, pb)), 1e-300)
-        worst = max(worst, max(abs(x - y) for x, y in zip(pa, pb, strict=True)) / scale)
-    print(f"  refnn and plain Python agree after 3 steps to {worst:.1e} (losses, parameters)")
-    if not worst <= 1e-9:
-        sys.exit(f"refnn and the plain-Python step disagree ({worst:.2e})")
-    return worst
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5, help="interleaved rounds (default 5)")
@@ -172,7 +161,11 @@ def main() -> int:
         f"camera {cfg.size}×{cfg.size} ({cfg.size**2} px, full batch), MSE, Adam "
         f"(lr {cfg.lr:g}, cosine to ×{cfg.lr_decay:g} over {cfg.steps} steps)"
     )
-    check_agreement(refnn_step(cfg, model, params, X, Y), plain_step(cfg, params, X, Y))
+    check_agreement(
+        "refnn and plain Python",
+        refnn_step(cfg, model, params, X, Y),
+        plain_step(cfg, params, X, Y),
+    )
     fns = {
         "refnn, reference backend": refnn_step(cfg, model, params, X, Y)[0],
         "plain Python (lists)": plain_step(cfg, params, X, Y)[0],

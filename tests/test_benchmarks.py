@@ -61,7 +61,7 @@ def test_backend_overhead_checks_agreement_before_timing() -> None:
 
 def test_reference_step_benchmark_checks_agreement_before_timing() -> None:
     out = run("reference_step.py", "--repeat", "1", "--seconds", "0.01", "--skip-numpy")
-    assert "refnn and plain Python agree after 3 steps" in out
+    assert "refnn and plain Python: losses and parameters after 3 steps agree" in out
     assert "ms/step" in out and "steps fit in 90 s" in out and "load average" in out
 
 
