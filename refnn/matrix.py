@@ -599,7 +599,9 @@ class Matrix(Generic[E]):
         if k <= _SMALL_INNER:
             # Short inner dimension (coordinates in, a rank-1 product in a backward pass):
             # add up k outer products column by row, each as one pass over all m·n entries,
-            # instead of m·n tiny sums. Same additions in the same order as the sums below.
+            # instead of m·n tiny sums. Same additions in the same order as the sums below
+            # on Python 3.11; from 3.12 on, sum() compensates and these plain additions may
+            # differ from it in the last bit (within the same bound).
             a, b = self._entries(), other._entries()
             acc: list[Any] = []
             for t in range(k):
