@@ -951,10 +951,23 @@ class _Session:
         self.output = ops.concrete(output)
         return self.spec.loss(output, targets)
 
+    def pixels(self, y: Any) -> Any:
+        """The network's output ``y`` as pixel values (through the model's link)."""
+        return y if self.spec.link is None else self.spec.link(y)
+
     def predict(self, params: Any, x: Any) -> Matrix[float]:
         y = self.model.apply(params, self.conv.to_backend(x))
-        out: Matrix[float] = self.conv.to_matrix(y if self.spec.link is None else self.spec.link(y))
+        out: Matrix[float] = self.conv.to_matrix(self.pixels(y))
         return out
+
+    def all_right(self, pred: Any, targets: Any, steps: int, seconds: float) -> bool:
+        """While the accuracy is watched: whether every prediction is right after ``steps``
+        updates, and if so the milestone ``(steps, seconds)``, recorded once."""
+        if not (self.watch_accuracy and _wrong_pixels(pred, targets) == 0):
+            return False
+        self.watch_accuracy = False
+        self.full_accuracy = (steps, seconds)
+        return True
 
     def batch_psnr(self, r: StepReport) -> float:
         """The PSNR of the step's batch before its update: read off an MSE loss, else
@@ -962,17 +975,13 @@ class _Session:
         noted, while it is watched)."""
         if self.spec.loss_is_pixel_mse and not self.watch_accuracy:
             return _psnr_from_mse(r.loss)
-        y, Y = self.output, r.batch[1]
-        pred = y if self.spec.link is None else self.spec.link(y)
-        if self.watch_accuracy and _wrong_pixels(pred, Y) == 0:
-            self.watch_accuracy = False
-            self.full_accuracy = (r.step - 1, self.run.seconds + self.step_end - self.t0)
-            if self.notify is not None:
-                steps, seconds = self.full_accuracy
-                self.notify(
-                    f"every pixel right ({Y.shape[0]}/{Y.shape[0]}) after {steps} steps "
-                    f"({seconds:.1f} s of training)"
-                )
+        pred, Y = self.pixels(self.output), r.batch[1]
+        seconds = self.run.seconds + self.step_end - self.t0  # when the previous step ended
+        if self.all_right(pred, Y, r.step - 1, seconds) and self.notify is not None:
+            self.notify(
+                f"every pixel right ({Y.shape[0]}/{Y.shape[0]}) after {r.step - 1} steps "
+                f"({seconds:.1f} s of training)"
+            )
         if self.spec.loss_is_pixel_mse:
             return _psnr_from_mse(r.loss)
         return _psnr_from_mse(
@@ -1043,9 +1052,10 @@ class _Session:
             raise Interrupted(self.interrupted.step, out_dir) from None
         whole = self.batches.whole
         if self.watch_accuracy and whole is not None:  # right only after the last update
-            y = self.model.apply(end.params, whole[0])
-            if _wrong_pixels(y if self.spec.link is None else self.spec.link(y), whole[1]) == 0:
-                self.full_accuracy = (end.step, self.run.seconds + time.perf_counter() - self.t0)
+            pred = self.pixels(self.model.apply(end.params, whole[0]))
+            self.all_right(
+                pred, whole[1], end.step, self.run.seconds + time.perf_counter() - self.t0
+            )
         return self.snapshot(end)  # the final checkpoint is written with the other outputs
 
 
