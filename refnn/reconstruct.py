@@ -150,6 +150,10 @@ class ModelSpec:
         """The loss is the pixels' MSE, so a step's PSNR is read off its loss."""
         return self.loss is nn.mse and self.link is None
 
+    def pixels(self, y: Any) -> Any:
+        """The network's output ``y`` as pixel values (through :attr:`link`)."""
+        return y if self.link is None else self.link(y)
+
 
 def _siren(cfg: ReconstructConfig, width: int, depth: int, channels: int) -> nn.Sequential:
     return nn.siren(2, width, depth, channels, omega0=cfg.omega0)
@@ -951,13 +955,9 @@ class _Session:
         self.output = ops.concrete(output)
         return self.spec.loss(output, targets)
 
-    def pixels(self, y: Any) -> Any:
-        """The network's output ``y`` as pixel values (through the model's link)."""
-        return y if self.spec.link is None else self.spec.link(y)
-
     def predict(self, params: Any, x: Any) -> Matrix[float]:
         y = self.model.apply(params, self.conv.to_backend(x))
-        out: Matrix[float] = self.conv.to_matrix(self.pixels(y))
+        out: Matrix[float] = self.conv.to_matrix(self.spec.pixels(y))
         return out
 
     def all_right(self, pred: Any, targets: Any, steps: int, seconds: float) -> bool:
@@ -975,7 +975,7 @@ class _Session:
         noted, while it is watched)."""
         if self.spec.loss_is_pixel_mse and not self.watch_accuracy:
             return _psnr_from_mse(r.loss)
-        pred, Y = self.pixels(self.output), r.batch[1]
+        pred, Y = self.spec.pixels(self.output), r.batch[1]
         seconds = self.run.seconds + self.step_end - self.t0  # when the previous step ended
         if self.all_right(pred, Y, r.step - 1, seconds) and self.notify is not None:
             self.notify(
@@ -1052,7 +1052,7 @@ class _Session:
             raise Interrupted(self.interrupted.step, out_dir) from None
         whole = self.batches.whole
         if self.watch_accuracy and whole is not None:  # right only after the last update
-            pred = self.pixels(self.model.apply(end.params, whole[0]))
+            pred = self.spec.pixels(self.model.apply(end.params, whole[0]))
             self.all_right(
                 pred, whole[1], end.step, self.run.seconds + time.perf_counter() - self.t0
             )
@@ -1130,7 +1130,7 @@ def _measure(cfg: ReconstructConfig, data: _Data, run: RunState) -> tuple[dict[s
     spec, image, targets = cfg.spec, data.image, data.targets
     h, w = image.shape
     y = build_model(cfg, image.num_channels).apply(run.params, data.coords)
-    full: Matrix[float] = y if spec.link is None else spec.link(y)
+    full: Matrix[float] = spec.pixels(y)
     recon = prediction_to_image(full.map(lambda v: min(max(v, 0.0), 1.0)), h, w)
     metrics: dict[str, Any] = {
         "psnr_db": _psnr_from_mse(_mse_rows(full, targets, data.train_rows)),

@@ -322,7 +322,6 @@ def render_pixels(
     h, w = image.shape
     H, W = render_shape(h, w, n)
     conv = _Converters.load(cfg.backend)
-    link = cfg.spec.link
     model = conv.model(build_model(cfg, image.num_channels))
     on_backend = nn.tree_map(conv.to_backend, params)
     band = max(1, (CHUNK_PIXELS if cfg.backend == "reference" else 16 * CHUNK_PIXELS) // W)
@@ -330,7 +329,7 @@ def render_pixels(
     for i0 in range(0, H, band):
         X = conv.to_backend(render_grid(h, w, H, W, range(i0, min(H, i0 + band))))
         y = model.apply(on_backend, X)
-        values: Matrix[float] = conv.to_matrix(y if link is None else link(y))
+        values: Matrix[float] = conv.to_matrix(cfg.spec.pixels(y))
         try:
             out += _to_bytes(values.data)
         except ValueError:  # int(nan)
