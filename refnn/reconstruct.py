@@ -863,10 +863,11 @@ class _Batches:
         self.X, self.Y = data.X, data.Y
         self.n = len(data.train_rows)
         bs = cfg.batch_size
-        self.k = bs if bs is not None and bs < self.n else None
+        self.k = bs if bs is not None and bs < self.n else self.n  # pixels per batch
         self.conv, self.rng = conv, rng
         to_backend = conv.to_backend
-        self.whole = (to_backend(self.X), to_backend(self.Y)) if self.k is None else None
+        full = self.k == self.n
+        self.whole = (to_backend(self.X), to_backend(self.Y)) if full else None
         self.drawn = start  # batches drawn: one per step
         self._before: tuple[int, tuple[Any, ...]] = (start, rng.getstate())  # (drawn, state)
 
@@ -875,10 +876,10 @@ class _Batches:
         if whole is not None:
             while True:
                 yield whole
+        to_backend = self.conv.to_backend
         while True:
             self._before = (self.drawn, self.rng.getstate())
-            rows = self.rng.sample(range(self.n), self.n if self.k is None else self.k)
-            to_backend = self.conv.to_backend
+            rows = self.rng.sample(range(self.n), self.k)
             self.drawn += 1
             yield (to_backend(nn.take_rows(self.X, rows)), to_backend(nn.take_rows(self.Y, rows)))
 
@@ -924,7 +925,7 @@ class _Session:
         self.output: Any = None  # the network's output in the latest step's forward pass
         self.full_accuracy = run.full_accuracy
         self.watch_accuracy = (
-            self.batches.k is None
+            self.batches.whole is not None
             and run.full_accuracy is None
             and all(v in (0.0, 1.0) for v in data.targets.data)
         )
