@@ -42,7 +42,7 @@ from refnn.errors import ShapeError
 from refnn.matrix import Matrix, fmt_shape
 from refnn.ops import _defs as ops
 from refnn.ops._core import OpSpec, apply
-from refnn.ops.operators import OpsOperators
+from refnn.ops.operators import RecordedValue
 from refnn.tree import TreeDef, tree_flatten, tree_unflatten
 
 __all__ = ["Tracer", "grad", "value_and_grad", "vjp"]
@@ -95,28 +95,19 @@ def _leaf_node(trace: _Trace) -> _Node:
     return _Node(next(trace.counter), None, (), (), (), None)
 
 
-class Tracer(OpsOperators):
+class Tracer(RecordedValue):
     """A value being differentiated: the wrapped value plus the op that made it.
 
     Supports the same operators as :class:`~refnn.Matrix`, and ``.shape``. Users see tracers
     only inside functions passed to :func:`grad`, :func:`value_and_grad` or :func:`vjp`.
     """
 
-    __slots__ = ("_node", "_trace", "_value")
+    __slots__ = ("_node", "_trace")
 
     def __init__(self, value: Any, trace: _Trace, node: _Node) -> None:
         self._value = value
         self._trace = trace
         self._node = node
-
-    @property
-    def __refnn_value__(self) -> Any:
-        return self._value
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """The shape of the wrapped value."""
-        return ops.concrete(self._value).shape  # type: ignore[no-any-return]
 
     @classmethod
     def __refnn_dispatch__(

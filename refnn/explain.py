@@ -39,7 +39,7 @@ from refnn.errors import DomainError, RefnnError, ShapeError
 from refnn.matrix import Matrix, fmt_shape
 from refnn.ops import _defs as ops
 from refnn.ops._core import OpSpec, apply
-from refnn.ops.operators import OpsOperators
+from refnn.ops.operators import RecordedValue
 from refnn.tree import tree_flatten, tree_unflatten
 
 __all__ = ["Explanation", "Node", "explain", "main", "record"]
@@ -63,24 +63,15 @@ class _Tape:
         return node
 
 
-class _Recorded(OpsOperators):
+class _Recorded(RecordedValue):
     """A value on the explain tape: the wrapped value and the node that made it."""
 
-    __slots__ = ("_node", "_tape", "_value")
+    __slots__ = ("_node", "_tape")
 
     def __init__(self, value: Any, tape: _Tape, node: Node) -> None:
         self._value = value
         self._tape = tape
         self._node = node
-
-    @property
-    def __refnn_value__(self) -> Any:
-        return self._value
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """The shape of the wrapped value."""
-        return ops.concrete(self._value).shape  # type: ignore[no-any-return]
 
     @classmethod
     def __refnn_dispatch__(

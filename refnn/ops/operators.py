@@ -98,3 +98,21 @@ class OpsOperators:
         raise TypeError(
             "a matrix value is not iterable (is it rows or entries?); convert it to a Matrix first"
         )
+
+
+class RecordedValue(OpsOperators):
+    """Base of the values a recording wraps (autodiff's :class:`~refnn.autodiff.Tracer`,
+    :mod:`refnn.explain`'s recorded values): the wrapped value under ``__refnn_value__``
+    (which :func:`refnn.ops.concrete` unwraps), its shape, and the operators."""
+
+    __slots__ = ("_value",)
+    _value: Any
+
+    @property
+    def __refnn_value__(self) -> Any:
+        return self._value
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """The shape of the wrapped value."""
+        return ops.concrete(self._value).shape  # type: ignore[no-any-return]
