@@ -41,7 +41,7 @@ from refnn import scalars
 from refnn.errors import ShapeError
 from refnn.matrix import Matrix, fmt_shape
 from refnn.ops import _defs as ops
-from refnn.ops._core import OpSpec, apply
+from refnn.ops._core import OpSpec, apply, vjp_kernels_for
 from refnn.ops.operators import RecordedValue
 from refnn.tree import TreeDef, tree_flatten, tree_unflatten
 
@@ -170,6 +170,25 @@ def _filled_like(x: Any, value: int) -> Any:
     return zero if value == 0 else ops.add_scalar(zero, value)
 
 
+def _fused_vjp(g: Any, node: _Node) -> Any:
+    """The backend's fused VJP for ``node`` (:func:`refnn.ops.register_vjp_kernels`), or
+    ``None``: then the registry's VJP, written in ops, runs. A fused VJP is used only when
+    the cotangent and every value the tape kept are of the backend's own type, so a
+    backward pass that is itself being recorded (values of an enclosing trace) never
+    takes it."""
+    t = type(g)
+    table = vjp_kernels_for(t)
+    if table is None:
+        return None
+    fused = table.get(node.spec.name) if node.spec is not None else None
+    if fused is None or (node.value is not None and type(node.value) is not t):
+        return None
+    for x in node.inputs:
+        if type(x) is not t:
+            return None
+    return fused
+
+
 def _backward(out: Tracer, seed: Any) -> dict[int, Any]:
     """Cotangents of every leaf node reached from ``out`` (keyed by the node's ``idx``)."""
     reached: dict[int, _Node] = {}
@@ -198,7 +217,11 @@ def _backward(out: Tracer, seed: Any) -> dict[int, Any]:
             continue
         parents = node.parents
         needs = tuple([p is not None for p in parents])
-        cts = spec.cotangents(g, node.value, node.inputs, node.params, needs)
+        fused = _fused_vjp(g, node)
+        if fused is not None:
+            cts = fused(g, node.value, node.inputs, node.params, needs)
+        else:
+            cts = spec.cotangents(g, node.value, node.inputs, node.params, needs)
         for parent, ct in zip(parents, cts, strict=True):
             if parent is None:
                 continue

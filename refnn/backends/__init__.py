@@ -5,8 +5,15 @@ A backend is any object with the attributes of :class:`Backend`: a ``name``, the
 mapping from every registry op name to a forward kernel with the reference calling
 convention ``kernel(*inputs, *params)`` (``scale``'s kernel takes ``(A, c)``). It may also
 have ``vjps``, op name → ``vjp(g, y, inputs, params)`` computed by the backend itself (the
-conformance harness checks those too; ``refnn.grad`` always uses the registry's VJPs, which
-are written in ops and so run on any backend with no extra code).
+conformance harness checks those too). ``refnn.grad`` uses the registry's VJPs, which are
+written in ops and so run on any backend with no extra code, except where the backend also
+has ``fused_vjps``: op name → ``vjp(g, y, inputs, params, needs)``, a VJP in fewer kernel
+calls that ``refnn.grad`` then uses on the backend's values (see
+:func:`refnn.ops.register_vjp_kernels`). Every fused VJP must also be the backend's entry in
+``vjps`` (called with every ``needs`` true), so that ``refnn conform`` holds it to the op's
+bound; :func:`register` checks this. A backend may also have ``list_kernels``: op name →
+a kernel over lists of matrices, which the optimisers use to update all parameter
+matrices in one call per op (see :func:`refnn.ops.register_list_kernels`).
 
 :func:`load` takes ``"numpy"``, ``"torch"``, ``"jax"``, ``"reference"`` or
 ``"package.module:object"``
@@ -32,7 +39,12 @@ from typing import Any, Protocol, runtime_checkable
 
 from refnn.errors import RefnnError
 from refnn.matrix import Matrix
-from refnn.ops import register_kernels, registry
+from refnn.ops import (
+    register_kernels,
+    register_list_kernels,
+    register_vjp_kernels,
+    registry,
+)
 
 __all__ = [
     "BUILTIN",
@@ -106,6 +118,18 @@ def register(backend: Any) -> Any:
     _check_shape(backend)
     if backend.array_type is not Matrix:
         register_kernels(backend.array_type, dict(backend.kernels))
+        fused = dict(getattr(backend, "fused_vjps", None) or {})
+        unchecked = sorted(set(fused) - set(getattr(backend, "vjps", None) or {}))
+        if unchecked:
+            raise TypeError(
+                f"backend {backend.name!r} has fused VJPs that are not in its vjps, so "
+                f"conform would not check them: {', '.join(unchecked)}"
+            )
+        if fused:
+            register_vjp_kernels(backend.array_type, fused)
+        lists = getattr(backend, "list_kernels", None)
+        if lists:
+            register_list_kernels(backend.array_type, dict(lists))
     return backend
 
 

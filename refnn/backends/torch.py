@@ -26,7 +26,7 @@ PyTorch and 0 in refnn (the harness avoids those kinks).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -37,7 +37,15 @@ from refnn.matrix import Matrix
 from refnn.ops import const
 from refnn.rules import check_array
 
-__all__ = ["KERNELS", "VJPS", "TorchBackend", "TorchMatrix", "backend"]
+__all__ = [
+    "FUSED_VJPS",
+    "KERNELS",
+    "LIST_KERNELS",
+    "VJPS",
+    "TorchBackend",
+    "TorchMatrix",
+    "backend",
+]
 
 _np: Any
 try:
@@ -120,15 +128,28 @@ def _exp(A: TorchMatrix) -> TorchMatrix:
     return _w(y)
 
 
+def _check(rule: str, a: Any) -> None:
+    """:func:`~refnn.rules.check_array` on a tensor: on NumPy's view of a CPU tensor where it
+    can (the same rule, the same message, a third of the time of torch's ``any``)."""
+    if _np is not None and a.device.type == "cpu" and not a.requires_grad:
+        check_array(rule, a.numpy())
+    else:
+        check_array(rule, a)
+
+
 def _log(A: TorchMatrix) -> TorchMatrix:
     a = _t(A)
-    check_array("log", a)
+    _check("log", a)
     return _w(torch.log(a))
 
 
 def _sqrt(A: TorchMatrix) -> TorchMatrix:
     a = _t(A)
-    check_array("sqrt", a)
+    if _np is not None and a.dtype == _F64 and a.device.type == "cpu" and not a.requires_grad:
+        x = a.numpy()  # the common case, on NumPy's view: one check, one correct sqrt
+        check_array("sqrt", x)
+        return _w(torch.from_numpy(_np.sqrt(x)))
+    _check("sqrt", a)
     exact = _correctly_rounded_sqrt(a.detach())
     if exact is None:
         return _w(torch.sqrt(a))
@@ -158,7 +179,7 @@ def _correctly_rounded_sqrt(a: Any) -> Any:
 
 def _div(A: TorchMatrix, B: TorchMatrix) -> TorchMatrix:
     b = _t(B)
-    check_array("div", b)
+    _check("div", b)
     return _w(_t(A) / b)
 
 
@@ -257,9 +278,100 @@ def _autograd_vjp(name: str) -> Callable[..., tuple[TorchMatrix, ...]]:
     return vjp
 
 
-#: op name → PyTorch autograd VJP ``vjp(g, y, inputs, params)``.
+# ------------------------------------------------------------------ fused VJPs
+# What ``loss.backward()`` runs for these ops, called directly: one kernel where the
+# registry's VJP makes two or three (tanh's g ⊙ (1 − y²) is ``tanh_backward``), and a matrix
+# product's cotangents read through transposed views, as PyTorch's ``mm`` backward does,
+# instead of transposed copies. Each reads only what its op's VJP reads (y for tanh and
+# sigmoid, the inputs for the rest, nothing for add_row and sub).
+_aten = torch.ops.aten
+
+
+def _matmul_fused(g: Any, y: Any, xs: Any, ps: Any, needs: Any) -> tuple[Any, ...]:
+    a, b, gt = xs[0]._t, xs[1]._t, g._t
+    return (
+        _w(gt @ b.t()) if needs[0] else None,
+        _w(a.t() @ gt) if needs[1] else None,
+    )
+
+
+def _mean_fused(g: Any, y: Any, xs: Any, ps: Any, needs: Any) -> tuple[Any, ...]:
+    m, n = xs[0]._t.shape
+    return (_w((g._t * (1.0 / (m * n))).expand(m, n).clone()),)  # as the broadcast kernel
+
+
+FUSED_VJPS: Mapping[str, Callable[..., tuple[Any, ...]]] = {
+    "matmul": _matmul_fused,
+    "add_row": lambda g, y, xs, ps, needs: (g, _w(g._t.sum(dim=0, keepdim=True))),
+    "tanh": lambda g, y, xs, ps, needs: (_w(_aten.tanh_backward(g._t, y._t)),),
+    "sigmoid": lambda g, y, xs, ps, needs: (_w(_aten.sigmoid_backward(g._t, y._t)),),
+    "sin": lambda g, y, xs, ps, needs: (_w(g._t * torch.cos(xs[0]._t)),),
+    "softplus": lambda g, y, xs, ps, needs: (_w(g._t * torch.sigmoid(xs[0]._t)),),
+    "square": lambda g, y, xs, ps, needs: (_w(g._t * (2.0 * xs[0]._t)),),
+    "hadamard": lambda g, y, xs, ps, needs: (
+        _w(g._t * xs[1]._t) if needs[0] else None,
+        _w(g._t * xs[0]._t) if needs[1] else None,
+    ),
+    "sub": lambda g, y, xs, ps, needs: (g, _w(-g._t) if needs[1] else None),
+    "mean": _mean_fused,
+}
+
+
+# ------------------------------------------------------------------ list kernels
+# An optimiser's update on all parameter matrices at once: ``torch._foreach_*`` runs the
+# same kernel on each tensor (so the same bits) in one call. ``sqrt`` and ``div`` keep
+# their per-matrix kernels' domain checks; ``sqrt`` also its correctly rounded values.
+def _ts(As: list[TorchMatrix]) -> list[Any]:
+    return [A._t for A in As]
+
+
+def _ws(ts: Sequence[Any]) -> list[TorchMatrix]:
+    return [_w(t) for t in ts]
+
+
+def _square_list(As: list[TorchMatrix]) -> list[TorchMatrix]:
+    ts = _ts(As)
+    return _ws(torch._foreach_mul(ts, ts))
+
+
+def _flat(ts: list[Any]) -> Any:
+    """The entries of every tensor, one after another (checked by one rule call)."""
+    return torch.cat([t.reshape(-1) for t in ts]) if len(ts) > 1 else ts[0]
+
+
+def _div_list(As: list[TorchMatrix], Bs: list[TorchMatrix]) -> list[TorchMatrix]:
+    bs = _ts(Bs)
+    if bs:
+        _check("div", _flat(bs))
+    return _ws(torch._foreach_div(_ts(As), bs))
+
+
+LIST_KERNELS: Mapping[str, Callable[..., list[TorchMatrix]]] = {
+    "scale": lambda As, c: _ws(
+        torch._foreach_mul(_ts(As), c if type(c) is float else float(_num(c)))
+    ),
+    "add": lambda As, Bs: _ws(torch._foreach_add(_ts(As), _ts(Bs))),
+    "sub": lambda As, Bs: _ws(torch._foreach_sub(_ts(As), _ts(Bs))),
+    "square": _square_list,
+    "add_scalar": lambda As, c: _ws(torch._foreach_add(_ts(As), float(_num(c)))),
+    "div": _div_list,
+    "sqrt": lambda As: [_sqrt(A) for A in As],
+}
+
+
+def _all_needed(fused: Callable[..., tuple[Any, ...]]) -> Callable[..., tuple[Any, ...]]:
+    def vjp(g: Any, y: Any, xs: tuple[Any, ...], ps: tuple[Any, ...]) -> tuple[Any, ...]:
+        return fused(g, y, xs, ps, (True,) * len(xs))
+
+    return vjp
+
+
+#: op name → the VJP ``vjp(g, y, inputs, params)`` that ``refnn conform`` checks: the fused
+#: VJP that ``refnn.grad`` runs where there is one, else PyTorch autograd re-running the
+#: forward kernel (so PyTorch's own derivative formulas are what is checked).
 VJPS: Mapping[str, Callable[..., tuple[TorchMatrix, ...]]] = {
-    name: _autograd_vjp(name) for name in KERNELS
+    name: _all_needed(FUSED_VJPS[name]) if name in FUSED_VJPS else _autograd_vjp(name)
+    for name in KERNELS
 }
 
 
@@ -310,6 +422,14 @@ class TorchBackend:
             KERNELS if kernels is None else kernels
         )
         self.vjps: Mapping[str, Callable[..., Any]] = dict(VJPS if vjps is None else vjps)
+        #: The VJPs ``refnn.grad`` runs on this backend's values (each is in ``vjps`` too)
+        #: and the optimisers' list kernels: only with this module's own kernels.
+        self.fused_vjps: Mapping[str, Callable[..., Any]] = dict(
+            FUSED_VJPS if vjps is None and kernels is None else {}
+        )
+        self.list_kernels: Mapping[str, Callable[..., Any]] = dict(
+            LIST_KERNELS if kernels is None else {}
+        )
 
     def from_matrix(self, A: Matrix[Any]) -> TorchMatrix:
         """A reference matrix as a :class:`TorchMatrix` on this backend's device."""

@@ -152,6 +152,36 @@ def _kernel_table(*groups: Any) -> Any:
     return table if all(name in table for name in _UPDATE_OPS) else None
 
 
+#: One of the update's ops on lists of leaves: ``f(As, *params)`` or ``f(As, Bs)``, the
+#: kernel calling convention (``scale``'s factor comes after the matrices).
+ListOp = Callable[..., list[Any]]
+
+
+def _mapped(f: Callable[..., Any], arity: int) -> ListOp:
+    if arity == 1:
+        return lambda xs, *p: [f(x, *p) for x in xs]
+    return lambda xs, ys: [f(x, y) for x, y in zip(xs, ys, strict=True)]
+
+
+def _list_ops(*groups: Any) -> dict[str, ListOp]:
+    """The update's ops (:data:`_UPDATE_OPS`) on lists of leaves, one call per op for all
+    parameter matrices: the backend's list kernels where it has them
+    (:func:`refnn.ops.register_list_kernels`: PyTorch's ``torch._foreach_*``, bit for bit
+    the per-matrix kernels), else its kernels called matrix by matrix when
+    :func:`_kernel_table` allows it, else the ``ops`` functions (which record, convert or
+    raise as usual)."""
+    table = _kernel_table(*groups)
+    if table is None:
+        return {
+            "scale": lambda xs, c: [ops.scale(c, x) for x in xs],
+            **{n: _mapped(getattr(ops, n), ops.registry[n].arity) for n in _UPDATE_OPS[1:]},
+        }
+    lists = ops.list_kernels_for(type(groups[0][0])) or {}
+    return {
+        n: lists[n] if n in lists else _mapped(table[n], ops.registry[n].arity) for n in _UPDATE_OPS
+    }
+
+
 def _zeros_like(leaves: list[Any]) -> list[Any]:
     return [ops.scale(0, x) for x in leaves]
 
@@ -251,31 +281,14 @@ class Adam:
         step_size = lr / (1 - b1**t)  # η/(1 − β₁ᵗ): η·m̂ = step_size·m
         v_corr = 1 / (1 - b2**t)  # v̂ = v_corr·v
         decay = 1 - lr * self.weight_decay if self.weight_decay else None
-        k = _kernel_table(ps, gs, state.m, state.v)
-        if k is not None:  # the same kernels, called directly (see _kernel_table)
-            ks, kadd, ksub, kdiv = k["scale"], k["add"], k["sub"], k["div"]
-            ksqrt, ksquare, kadd_scalar = k["sqrt"], k["square"], k["add_scalar"]
-
-            def scale(c: Any, A: Any) -> Any:
-                return ks(A, c)
-
-            add, sub, div, sqrt = kadd, ksub, kdiv, ksqrt
-            square, add_scalar = ksquare, kadd_scalar
-        else:
-            scale, add, sub, div = ops.scale, ops.add, ops.sub, ops.div
-            sqrt, square, add_scalar = ops.sqrt, ops.square, ops.add_scalar
-        ms: list[Any] = []
-        vs: list[Any] = []
-        new: list[Any] = []
-        for p, g, m, v in zip(ps, gs, state.m, state.v, strict=True):
-            m = add(scale(b1, m), scale(c1, g))
-            v = add(scale(b2, v), scale(c2, square(g)))
-            delta = div(scale(step_size, m), add_scalar(sqrt(scale(v_corr, v)), eps))
-            if decay is not None:
-                p = scale(decay, p)
-            new.append(sub(p, delta))
-            ms.append(m)
-            vs.append(v)
+        f = _list_ops(ps, gs, state.m, state.v)  # each op on all the matrices at once
+        scale, add, sub, div, sqrt = f["scale"], f["add"], f["sub"], f["div"], f["sqrt"]
+        ms = add(scale(state.m, b1), scale(gs, c1))
+        vs = add(scale(state.v, b2), scale(f["square"](gs), c2))
+        delta = div(scale(ms, step_size), f["add_scalar"](sqrt(scale(vs, v_corr)), eps))
+        if decay is not None:
+            ps = scale(ps, decay)
+        new = sub(ps, delta)
         return tree_unflatten(treedef, new), AdamState(t, tuple(ms), tuple(vs))
 
 

@@ -27,8 +27,12 @@ from refnn.ops._core import (
     Value,
     apply,
     kernels_for,
+    list_kernels_for,
     register_kernels,
+    register_list_kernels,
+    register_vjp_kernels,
     registry,
+    vjp_kernels_for,
 )
 from refnn.ops._defs import *  # noqa: F403  (one public function per registry entry)
 from refnn.ops._defs import concrete, const
@@ -44,7 +48,11 @@ __all__ = [
     "concrete",
     "const",
     "kernels_for",
+    "list_kernels_for",
     "register_kernels",
+    "register_list_kernels",
+    "register_vjp_kernels",
     "registry",
+    "vjp_kernels_for",
     *registry,
 ]

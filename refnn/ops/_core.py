@@ -28,8 +28,12 @@ __all__ = [
     "apply",
     "defop",
     "kernels_for",
+    "list_kernels_for",
     "register_kernels",
+    "register_list_kernels",
+    "register_vjp_kernels",
     "registry",
+    "vjp_kernels_for",
 ]
 
 Shape = tuple[int, int]
@@ -203,6 +207,55 @@ def register_kernels(value_type: type, kernels: Mapping[str, Callable[..., Any]]
     Backends call this; the reference kernels are registered for :class:`Matrix`.
     """
     _kernels[value_type] = kernels
+
+
+#: value type → op name → a backend's fused VJP, ``vjp(g, y, inputs, params, needs)``.
+_vjp_kernels: dict[type, Mapping[str, Callable[..., Any]]] = {}
+
+
+def register_vjp_kernels(value_type: type, vjps: Mapping[str, Callable[..., Any]]) -> None:
+    """Make ``vjps`` (op name → fused VJP) the ones :func:`refnn.grad` uses on values of
+    ``value_type``, in place of the registry's VJPs written in ops.
+
+    A fused VJP has the signature of :meth:`OpSpec.cotangents`:
+    ``vjp(g, y, inputs, params, needs)`` returns one cotangent per input (``None`` where
+    ``needs`` is false, if it likes), and it may read only what the op's VJP reads
+    (``y`` is ``None`` unless :attr:`OpSpec.vjp_reads_output`, ``inputs`` is ``()`` unless
+    :attr:`OpSpec.vjp_reads_inputs`). It runs only where ``g`` and every value the tape kept
+    are of ``value_type``: a backward pass being recorded (gradients of gradients) uses the
+    registry's VJPs. It computes the same derivative with fewer kernel calls (PyTorch's
+    ``tanh_backward``, a matrix product read through a transposed view), so its last bits
+    may differ from the registry VJP's; the backend's conformance run holds each fused VJP
+    to the op's bound like any kernel (see :mod:`refnn.backends`).
+    """
+    _vjp_kernels[value_type] = vjps
+
+
+def vjp_kernels_for(value_type: type) -> Mapping[str, Callable[..., Any]] | None:
+    """The fused VJPs registered for ``value_type`` (see :func:`register_vjp_kernels`)."""
+    return _vjp_kernels.get(value_type)
+
+
+#: value type → op name → a backend's list kernel, ``kernel(*lists, *params) -> list``.
+_list_kernels: dict[type, Mapping[str, Callable[..., Any]]] = {}
+
+
+def register_list_kernels(value_type: type, kernels: Mapping[str, Callable[..., Any]]) -> None:
+    """Make ``kernels`` (op name → list kernel) the ones an optimiser uses to update every
+    parameter matrix of ``value_type`` in one call per op (PyTorch's ``torch._foreach_*``).
+
+    A list kernel takes one list per input of the op, then the op's parameters, and
+    returns the list of results: ``kernel([A₁, A₂], [B₁, B₂]) == [kernel₁(A₁, B₁),
+    kernel₁(A₂, B₂)]`` entry for entry and bit for bit, where ``kernel₁`` is the backend's
+    ordinary kernel, domain checks included (``tests/test_list_kernels.py`` holds every
+    built-in backend to this). It only saves the per-matrix calls.
+    """
+    _list_kernels[value_type] = kernels
+
+
+def list_kernels_for(value_type: type) -> Mapping[str, Callable[..., Any]] | None:
+    """The list kernels registered for ``value_type`` (see :func:`register_list_kernels`)."""
+    return _list_kernels.get(value_type)
 
 
 def kernels_for(inputs: tuple[Value, ...]) -> Mapping[str, Callable[..., Any]]:
