@@ -14,8 +14,17 @@ Forward kernels use PyTorch's own functions (``torch.sigmoid``, ``torch.softmax`
 ``OverflowError`` for an overflowing ``exp``). ``vjps`` holds PyTorch's *own* gradients:
 ``vjps[name](g, y, inputs, params)`` re-runs the forward under autograd and calls
 ``torch.autograd.grad``, so the conformance harness checks PyTorch's derivative formulas,
-not refnn's. (``refnn.grad`` on TorchMatrix values uses the registry's VJPs, like on every
-backend.)
+not refnn's.
+
+Training runs at the speed of plain PyTorch (``benchmarks/backend_overhead.py``) through
+two fast paths. ``refnn.grad`` on TorchMatrix values runs :data:`FUSED_VJPS` where an op has
+one: what ``loss.backward()`` runs for it, called directly (``tanh_backward``, a matrix
+product's cotangents read through transposed views), instead of the registry's VJP written
+in ops; those are this backend's ``vjps`` for those ops, so ``refnn conform`` checks them.
+The optimisers update every parameter matrix at once through :data:`LIST_KERNELS`
+(``torch._foreach_*``, bit for bit the per-matrix kernels). Both are only used with this
+module's own kernels: a backend built with its own ``kernels=`` gets neither, and one with
+its own ``vjps=`` no fused VJPs.
 
 Documented differences from PyTorch's defaults, chosen so the backend conforms:
 ``softplus`` is ``torch.logaddexp(x, 0)`` (``torch.nn.functional.softplus`` switches to ``x``
