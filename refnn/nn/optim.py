@@ -3,9 +3,10 @@
 An optimiser has ``init(params) -> state`` and
 ``update(grads, state, params) -> (new_params, new_state)``; nothing is mutated, so a
 training run is a fold over steps. Every update rule is written with :mod:`refnn.ops`
-(``scale``, ``add``, ``sub``, ``square``, ``sqrt``, ``add_scalar``, ``div``), leaf by leaf,
-so it runs on every backend and on SymPy symbols (the tests check one symbolic step
-against each published formula).
+(``scale``, ``add``, ``sub``, ``square``, ``sqrt``, ``add_scalar``, ``div``), each op on
+every parameter matrix (Adam does each op on all of them in one call, through a backend's
+list kernels where it has them), so it runs on every backend and on SymPy symbols (the
+tests check one symbolic step against each published formula).
 
 Notation: θ parameters, g gradient, η learning rate at this step, t the number of the
 update being made (1 for the first). Update rules (the conventions of PyTorch):
