@@ -39,8 +39,10 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
+from functools import lru_cache
 from itertools import chain, compress, cycle, repeat
 from typing import Any, Generic, NoReturn, TypeVar, cast
 
@@ -58,6 +60,12 @@ _UNIT_ROUNDOFF = 2.0**-53
 _SMALL_INNER = 4
 #: From this many columns of the right factor on, ``@`` skips the exact zeros of the left.
 _SKIP_ZEROS_MIN_COLS = 4
+#: Up to Python 3.11 the built-in ``sum`` adds one term at a time from the int 0, with the
+#: same ``+`` as Python code; from 3.12 on it compensates (see the module docstring).
+_SUM_IS_PLAIN = sys.version_info < (3, 12)
+#: The most multiply-adds one generated matmul kernel spells out (its code grows with them:
+#: compiling takes about 8 µs per term, once per shape).
+_KERNEL_MAX_TERMS = 4096
 
 
 def gamma(n: int) -> float:
@@ -205,7 +213,7 @@ def _matmul_skipping_zeros(
     compensation term is unchanged too). The kept terms are the same products, added in the
     same order, and a row without non-zero entries gives the plain sum's 0.0.
     """
-    if set(map(type, b)) != {float} or not math.isfinite(sum(b)):
+    if not _finite_floats(b):
         return None  # an int, inf or NaN in B: 0·b may not be ±0.0 (or not a float)
     mul = operator.mul
     b_rows = [b[t * n : (t + 1) * n] for t in range(k)]
@@ -228,6 +236,170 @@ def _matmul_skipping_zeros(
             scaled = map(map, repeat(mul), map(repeat, kept), compress(b_rows, r))
             extend(map(sum, zip(*scaled, strict=True)))
     return out
+
+
+def _finite_floats(b: tuple[Any, ...]) -> bool:
+    """Whether every entry is a finite float, so that 0·b is ±0.0 for each (the condition
+    under which a product may leave out the terms of a zero entry of its left factor)."""
+    return set(map(type, b)) == {float} and math.isfinite(sum(b))
+
+
+def _rows_kernel_source(k: int, n: int, start: str) -> str:
+    """The source of a generated "rows" kernel ``f(a, b)`` for A (m×k) @ B (k×n), both as
+    flat row-major entries: B's k·n entries become local variables once, then each row of A
+    gives its n entries, each written out term by term in the order t = 0, 1, …, k − 1::
+
+        for a0, a1, …, in zip(*[iter(a)] * k):
+            s0 = s1 = … = 0                # start "zero"
+            s0 += a0 * b0_0
+            s1 += a0 * b0_1
+            …
+            extend((s0, s1, …))
+
+    With start "skip" the sums start at 0.0 and the n terms of each A entry are added under
+    ``if a0:`` (a zero entry's terms are left out); with "first" each sum starts as its first
+    term (``s0 = a0 * b0_0``); with "sum" each entry is ``sum((a0 * b0_0, a1 * b1_0, …))``.
+    """
+    sums = [f"s{j}" for j in range(n)]
+    lines = [
+        f"def matmul_rows_{k}x{n}_{start}(a, b):",
+        f"    {', '.join(f'b{t}_{j}' for t in range(k) for j in range(n))}, = b",
+        "    out = []",
+        "    extend = out.extend",
+        f"    for {', '.join(f'a{t}' for t in range(k))}, in zip(*[iter(a)] * {k}):",
+    ]
+    if start == "sum":
+        entries = (f"sum(({', '.join(f'a{t} * b{t}_{j}' for t in range(k))},))" for j in range(n))
+        lines.append(f"        extend(({', '.join(entries)},))")
+        return "\n".join([*lines, "    return out"])
+    if start != "first":
+        lines.append(f"        {' = '.join(sums)} = {'0.0' if start == 'skip' else '0'}")
+    pad = " " * (12 if start == "skip" else 8)
+    for t in range(k):
+        if start == "skip":
+            lines.append(f"        if a{t}:")
+        op = "=" if start == "first" and t == 0 else "+="
+        lines += [f"{pad}s{j} {op} a{t} * b{t}_{j}" for j in range(n)]
+    lines.append(f"        extend(({', '.join(sums)},))")
+    return "\n".join([*lines, "    return out"])
+
+
+def _steps_kernel_source(m: int, n: int, start: str) -> str:
+    """The source of a generated "steps" kernel ``f(a_cols, b_rows)`` for A (m×k) @ B (k×n),
+    for a long inner dimension k: the m·n sums are local variables, and each step t takes
+    column t of A and row t of B and adds its term a_it·b_tj to every sum, so each sum gets
+    its terms in the order t = 0, 1, …, k − 1 as in the rows kernel::
+
+        s0_0 = s0_1 = … = 0                # start "zero"; "skip": 0.0, and ``if a0:``
+        for (a0, a1, …,), (b0, b1, …,) in zip(a_cols, b_rows):
+            s0_0 += a0 * b0
+            s0_1 += a0 * b1
+            …
+        return [s0_0, s0_1, …]             # row-major
+    """
+    sums = [f"s{i}_{j}" for i in range(m) for j in range(n)]
+    a_names = ", ".join(f"a{i}" for i in range(m))
+    b_names = ", ".join(f"b{j}" for j in range(n))
+    lines = [
+        f"def matmul_steps_{m}x{n}_{start}(a_cols, b_rows):",
+        f"    {' = '.join(sums)} = {'0.0' if start == 'skip' else '0'}",
+        f"    for ({a_names},), ({b_names},) in zip(a_cols, b_rows):",
+    ]
+    pad = " " * (12 if start == "skip" else 8)
+    for i in range(m):
+        if start == "skip":
+            lines.append(f"        if a{i}:")
+        lines += [f"{pad}s{i}_{j} += a{i} * b{j}" for j in range(n)]
+    lines.append(f"    return [{', '.join(sums)}]")
+    return "\n".join(lines)
+
+
+@lru_cache(maxsize=64)
+def _kernel(kind: str, size: int, n: int, start: str) -> Callable[..., list[Any]]:
+    """The generated matmul kernel of that kind, shape and start (``size`` is k for "rows",
+    m for "steps"), compiled once: see :func:`_rows_kernel_source`,
+    :func:`_steps_kernel_source` and, for what it computes, :func:`_generated_product`."""
+    make = _rows_kernel_source if kind == "rows" else _steps_kernel_source
+    source = make(size, n, start)
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<refnn.matrix: generated {kind} kernel>", "exec"), namespace)
+    return cast("Callable[..., list[Any]]", namespace[f"matmul_{kind}_{size}x{n}_{start}"])
+
+
+#: The shapes (m, k, n) multiplied once: a kernel is compiled the second time a shape comes.
+_shapes_seen: set[tuple[int, int, int]] = set()
+
+
+def _finite(x: tuple[Any, ...]) -> bool:
+    """Whether every entry of a float-domain matrix is finite (no ±inf, no NaN)."""
+    try:
+        return math.isfinite(sum(x))  # ±inf or NaN in x makes the sum so (an overflow too)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _kernel_start(a: tuple[Any, ...], k: int, b: tuple[Any, ...]) -> str:
+    """How the generated kernel of a float product with finite entries starts each entry's
+    sum, chosen so that the kernel gives the plain definition's bits:
+
+    * k ≤ 4, "first": p₀ + p₁ + … added left to right, as the outer-product path of ``@``
+      computes them (plain additions on every Python version, not ``sum``).
+    * Python 3.11, "zero": ``sum(ps)`` is ((0 + p₀) + p₁) + …, since its fast paths keep an
+      exact running int, or a running C double that takes a float term by double addition
+      and an int term converted to the nearest double — what ``float + int`` does — and
+      otherwise call ``+`` itself; so ``s = 0`` then ``s += p`` per term gives its value and
+      its type, for int and float entries alike.
+    * Python 3.11, "skip" (A has a zero entry and every B entry is a float): as "zero",
+      leaving out the terms of A's zero entries. Every term is a float and a left-out one is
+      0·b = ±0.0 (b is finite); s starts at 0.0 (0.0 + p₀ is 0 + p₀), and s + (±0.0) = s for
+      every s the sum reaches, which is never −0.0 (0.0 + x is not, and s + x is only when
+      both are), so a sum of left-out terms only is 0.0, as ``sum`` gives.
+    * Python 3.12 and later, "sum": ``sum((p₀, p₁, …))`` per entry, the same call on the same
+      products in the same order as the plain definition (compensation included).
+    """
+    if k <= _SMALL_INNER:
+        return "first"
+    if not _SUM_IS_PLAIN:
+        return "sum"
+    if not all(a) and set(map(type, b)) == {float}:
+        return "skip"
+    return "zero"
+
+
+def _generated_product(
+    a: tuple[Any, ...], m: int, k: int, b: tuple[Any, ...], n: int
+) -> list[Any] | None:
+    """The float product A @ B (A m×k and B k×n, as flat row-major entries) by a generated
+    kernel (:func:`_kernel`), or ``None`` where none applies: a shape met for the first time
+    (compiling costs more than a one-off product; a training loop meets its shapes again),
+    one too large to spell out (more than :data:`_KERNEL_MAX_TERMS` terms in the kernel's
+    body), or a factor with an infinite or NaN entry.
+
+    A kernel writes each entry out as Python arithmetic on the products aₜ·bₜⱼ, t = 0, 1, …,
+    k − 1, instead of calling ``sum(map(mul, row, col))`` per entry, whose call and iterator
+    overhead outweighs a short dot product; :func:`_kernel_start` says why the bits are the
+    plain definition's. Finite factors only: IEEE arithmetic fixes every result bit except
+    which NaN's sign and payload an operation passes on, and that depends on the operand
+    order the C compiler chose, which differs between ``sum``, ``operator.mul`` and the
+    interpreter's own float instructions. With finite entries the only NaN that can arise
+    is the one ∞ − ∞ makes, always the same bits, so that choice changes nothing.
+    """
+    shape = (m, k, n)
+    if shape not in _shapes_seen:
+        if len(_shapes_seen) >= 4096:
+            _shapes_seen.clear()
+        _shapes_seen.add(shape)
+        return None
+    if (k * n > _KERNEL_MAX_TERMS and m * n > _KERNEL_MAX_TERMS) or not (_finite(a) and _finite(b)):
+        return None
+    start = _kernel_start(a, k, b)
+    by_steps = start in ("zero", "skip") and m * n <= _KERNEL_MAX_TERMS  # ("steps": += only)
+    if k * n <= _KERNEL_MAX_TERMS and (k <= m or not by_steps):
+        return _kernel("rows", k, n, start)(a, b)
+    if not by_steps:
+        return None
+    a_cols = zip(*zip(*[iter(a)] * k, strict=True), strict=True)
+    return _kernel("steps", m, n, start)(a_cols, zip(*[iter(b)] * n, strict=True))
 
 
 class Matrix(Generic[E]):
@@ -595,6 +767,10 @@ class Matrix(Generic[E]):
             )
         domain = self._join(other)
         k, n = self._n, other._n
+        if domain is scalars.FLOAT:
+            fast = _generated_product(self._data, self._m, k, other._data, n)
+            if fast is not None:
+                return Matrix._new(self._m, n, tuple(fast), domain)
         mul = operator.mul
         if k <= _SMALL_INNER:
             # Short inner dimension (coordinates in, a rank-1 product in a backward pass):
