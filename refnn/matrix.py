@@ -399,13 +399,16 @@ def _generated_product(
     if (k * n > _KERNEL_MAX_TERMS and m * n > _KERNEL_MAX_TERMS) or not (_finite(a) and _finite(b)):
         return None
     start = _kernel_start(a, k, b)
-    by_steps = start in ("zero", "skip") and m * n <= _KERNEL_MAX_TERMS  # ("steps": += only)
-    if k * n <= _KERNEL_MAX_TERMS and (k <= m or not by_steps):
+    rows_fit, steps_fit = k * n <= _KERNEL_MAX_TERMS, m * n <= _KERNEL_MAX_TERMS
+    if start in ("zero", "skip") and steps_fit and (k > m or not rows_fit):
+        # a long inner dimension: step along it, with the m·n sums in variables
+        a_cols = zip(*zip(*[iter(a)] * k, strict=True), strict=True)
+        return _kernel("steps", m, n, start)(a_cols, zip(*[iter(b)] * n, strict=True))
+    # A "sum" kernel gains nothing on a long inner dimension (each entry is one sum() of k
+    # terms either way) and skips no zeros: the plain paths do as well there.
+    if rows_fit and (k <= m or start != "sum"):
         return _kernel("rows", k, n, start)(a, b)
-    if not by_steps:
-        return None
-    a_cols = zip(*zip(*[iter(a)] * k, strict=True), strict=True)
-    return _kernel("steps", m, n, start)(a_cols, zip(*[iter(b)] * n, strict=True))
+    return None
 
 
 class Matrix(Generic[E]):

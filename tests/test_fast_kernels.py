@@ -209,13 +209,15 @@ def test_generated_kernels_add_each_entrys_products_in_order(
 
 def test_the_second_product_of_a_shape_runs_a_generated_kernel() -> None:
     """The first product of a shape takes the plain paths, the second a kernel; a factor
-    with an infinite or NaN entry, or a shape too large to write out, never does."""
-    for m, k, n in ((3, 2, 5), (9, 6, 4), (2, 30, 3)):  # k ≤ 4, then "rows", then "steps"
+    with an infinite or NaN entry, or a shape too large to write out, never does. (From
+    Python 3.12 on, where kernels call sum(), a long inner dimension keeps the plain paths.)"""
+    long_inner = sys.version_info < (3, 12)
+    for m, k, n, kernel in ((3, 2, 5, True), (9, 6, 4, True), (2, 30, 3, long_inner)):
         A = Matrix.from_flat(m, k, [(i % 5 - 2) / 3 for i in range(m * k)])
         B = Matrix.from_flat(k, n, [(i % 7 - 3) / 2 for i in range(k * n)])
         _shapes_seen.discard((m, k, n))
         assert _generated_product(A.data, m, k, B.data, n) is None
-        assert _generated_product(A.data, m, k, B.data, n) is not None
+        assert (_generated_product(A.data, m, k, B.data, n) is not None) == kernel
         for bad in (math.inf, math.nan):
             spoilt = (bad, *B.data[1:])
             assert _generated_product(A.data, m, k, spoilt, n) is None
