@@ -338,8 +338,8 @@ _shapes_seen: set[tuple[int, int, int]] = set()
 
 def _finite(x: tuple[Any, ...]) -> bool:
     """Whether every entry of a float-domain matrix is finite (no ±inf, no NaN)."""
-    try:
-        return math.isfinite(sum(x))  # ±inf or NaN in x makes the sum so (an overflow too)
+    try:  # an inf or NaN entry makes the sum inf or NaN (a sum that overflows is refused too)
+        return math.isfinite(sum(x))
     except OverflowError:  # an int too large for a float
         return False
 
@@ -396,10 +396,10 @@ def _generated_product(
             _shapes_seen.clear()
         _shapes_seen.add(shape)
         return None
-    if (k * n > _KERNEL_MAX_TERMS and m * n > _KERNEL_MAX_TERMS) or not (_finite(a) and _finite(b)):
+    rows_fit, steps_fit = k * n <= _KERNEL_MAX_TERMS, m * n <= _KERNEL_MAX_TERMS
+    if not (rows_fit or steps_fit) or not (_finite(a) and _finite(b)):
         return None
     start = _kernel_start(a, k, b)
-    rows_fit, steps_fit = k * n <= _KERNEL_MAX_TERMS, m * n <= _KERNEL_MAX_TERMS
     if start in ("zero", "skip") and steps_fit and (k > m or not rows_fit):
         # a long inner dimension: step along it, with the m·n sums in variables
         a_cols = zip(*zip(*[iter(a)] * k, strict=True), strict=True)
