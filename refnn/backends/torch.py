@@ -137,13 +137,13 @@ def _exp(A: TorchMatrix) -> TorchMatrix:
     return _w(y)
 
 
-def _check(rule: str, a: Any) -> None:
+def _check(rule: str, a: Any, p: Any = None) -> None:
     """:func:`~refnn.rules.check_array` on a tensor: on NumPy's view of a CPU tensor where it
     can (the same rule, the same message, a third of the time of torch's ``any``)."""
     if _np is not None and a.device.type == "cpu" and not a.requires_grad:
-        check_array(rule, a.numpy())
+        check_array(rule, a.numpy(), p)
     else:
-        check_array(rule, a)
+        check_array(rule, a, p)
 
 
 def _log(A: TorchMatrix) -> TorchMatrix:
@@ -154,10 +154,6 @@ def _log(A: TorchMatrix) -> TorchMatrix:
 
 def _sqrt(A: TorchMatrix) -> TorchMatrix:
     a = _t(A)
-    if _np is not None and a.dtype == _F64 and a.device.type == "cpu" and not a.requires_grad:
-        x = a.numpy()  # the common case, on NumPy's view: one check, one correct sqrt
-        check_array("sqrt", x)
-        return _w(torch.from_numpy(_np.sqrt(x)))
     _check("sqrt", a)
     exact = _correctly_rounded_sqrt(a.detach())
     if exact is None:
@@ -194,8 +190,8 @@ def _div(A: TorchMatrix, B: TorchMatrix) -> TorchMatrix:
 
 def _pow(A: TorchMatrix, p: Any) -> TorchMatrix:
     a, q = _t(A), _num(p)
-    check_array("pow_neg", a, q)
-    check_array("pow_zero", a, q)
+    _check("pow_neg", a, q)
+    _check("pow_zero", a, q)
     y = torch.pow(a, q)
     if q > 0 and not (q == int(q) and int(q) % 2 == 1):
         # C99: pow(±0, y) = +0 for y > 0 not an odd integer (torch.pow(−0, 0.5) is −0)
